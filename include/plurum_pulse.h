@@ -1,0 +1,136 @@
+/* plurum_pulse.h: the public interface of plurum-pulse-bridge for local programs.
+ *
+ * Topic and envelope names of the bridge's PUB socket, and a small client library
+ * (libplurum-pulse) to subscribe to events and to send commands. See README.md for the
+ * envelope and the command reference. All functions are thread-compatible (one object,
+ * one thread), none is async-signal-safe. */
+#ifndef PLURUM_PULSE_H
+#define PLURUM_PULSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Envelope format version ("v"). */
+#define PPULSE_ENVELOPE_VERSION 1
+
+/* Topics (prefixes for subscribing). */
+#define PPULSE_TOPIC_ALL                   ""
+#define PPULSE_TOPIC_SESSION               "session."
+#define PPULSE_TOPIC_SESSION_OPENED        "session.opened."
+#define PPULSE_TOPIC_SESSION_CLOSED        "session.closed."
+#define PPULSE_TOPIC_CONTRIBUTION_RECEIVED "contribution.received."
+#define PPULSE_TOPIC_BRIDGE_STATUS         "bridge.status"
+#define PPULSE_TOPIC_BRIDGE_RECOVERY       "bridge.recovery"
+#define PPULSE_TOPIC_UPSTREAM              "upstream."
+
+/* Envelope "type" values. */
+#define PPULSE_TYPE_SESSION_OPENED        "session.opened"
+#define PPULSE_TYPE_SESSION_CLOSED        "session.closed"
+#define PPULSE_TYPE_CONTRIBUTION_RECEIVED "contribution.received"
+#define PPULSE_TYPE_BRIDGE_STATUS         "bridge.status"
+#define PPULSE_TYPE_BRIDGE_RECOVERY       "bridge.recovery"
+
+/* Envelope member names, in the order the bridge writes them. */
+#define PPULSE_F_V           "v"
+#define PPULSE_F_RUN         "run"
+#define PPULSE_F_SEQ         "seq"
+#define PPULSE_F_ID          "id"
+#define PPULSE_F_TYPE        "type"
+#define PPULSE_F_SOURCE      "source"
+#define PPULSE_F_RECEIVED_AT "received_at"
+#define PPULSE_F_AGENT_ID    "agent_id"
+#define PPULSE_F_DATA        "data"
+
+/* "source" values. */
+#define PPULSE_SOURCE_LIVE   "live"
+#define PPULSE_SOURCE_INBOX  "inbox"
+#define PPULSE_SOURCE_BRIDGE "bridge"
+
+/* Environment variables naming the bridge's endpoints (also read by the client library). */
+#define PPULSE_ENV_EVENTS   "PLURUM_PULSE_EVENTS"
+#define PPULSE_ENV_COMMANDS "PLURUM_PULSE_COMMANDS"
+
+/* Return codes of the client library. */
+enum ppulse_rc {
+	PPULSE_OK = 0,
+	PPULSE_ETIMEOUT = -1, /* nothing within the timeout (the bridge may not be running) */
+	PPULSE_EINVAL = -2,   /* bad argument */
+	PPULSE_EIO = -3,      /* a ZeroMQ call failed; ppulse_strerror() says why */
+	PPULSE_EINTR = -4,    /* interrupted by a signal */
+	PPULSE_ENOMEM = -5
+};
+
+/* A static description of a return code. */
+const char *ppulse_strerror(int rc);
+
+/* The default endpoints, as the bridge computes them: an ipc:// path in
+ * $XDG_RUNTIME_DIR/plurum-pulse/ (else /tmp/plurum-pulse-$UID/), unless the environment
+ * variable names another. Writes into out; returns PPULSE_OK or PPULSE_EINVAL when out is
+ * too small. */
+int ppulse_default_events_endpoint(char *out, size_t outlen);
+int ppulse_default_commands_endpoint(char *out, size_t outlen);
+
+/* ---- Subscribing ---------------------------------------------------------------- */
+
+typedef struct ppulse_sub ppulse_sub_t;
+
+/* A subscriber connected to endpoint (NULL = the default) with the given topic prefixes
+ * (n == 0 subscribes to everything). Returns NULL on failure, with a message in err. */
+ppulse_sub_t *ppulse_sub_new(const char *endpoint, const char *const *prefixes, size_t n,
+			     char *err, size_t errlen);
+/* Close and free; sets *self_p to NULL. Safe on NULL. */
+void ppulse_sub_destroy(ppulse_sub_t **self_p);
+
+/* One event as received: both strings NUL-terminated and owned by the caller, who frees
+ * them with ppulse_event_clear(). */
+typedef struct ppulse_event {
+	char *topic;
+	char *envelope; /* the JSON envelope */
+	size_t envelope_len;
+} ppulse_event_t;
+
+/* Wait up to timeout_ms (-1 forever) for the next event.
+ * Returns PPULSE_OK, PPULSE_ETIMEOUT, PPULSE_EINTR or PPULSE_EIO. Malformed messages (not
+ * two frames) are skipped. */
+int ppulse_sub_recv(ppulse_sub_t *sub, ppulse_event_t *ev, int timeout_ms);
+void ppulse_event_clear(ppulse_event_t *ev);
+
+/* The ZeroMQ socket, for programs that poll several sockets (do not close it). */
+void *ppulse_sub_zsocket(ppulse_sub_t *sub);
+
+/* ---- Commands -------------------------------------------------------------------- */
+
+typedef struct ppulse_ctl ppulse_ctl_t;
+
+/* A command client (a DEALER socket) connected to endpoint (NULL = the default). */
+ppulse_ctl_t *ppulse_ctl_new(const char *endpoint, char *err, size_t errlen);
+void ppulse_ctl_destroy(ppulse_ctl_t **self_p);
+
+/* Send one request (a JSON object text) and wait up to timeout_ms for its reply.
+ * On PPULSE_OK *reply is a malloc'd NUL-terminated JSON text the caller frees.
+ * After a timeout the client stays usable: a late reply to an earlier request is
+ * discarded (the library matches replies to requests with its own "id" when the request
+ * has none). */
+int ppulse_ctl_request(ppulse_ctl_t *ctl, const char *request_json, char **reply,
+		       int timeout_ms);
+
+/* Helpers that build the request and call ppulse_ctl_request().
+ * content_json is a JSON object text; type may be NULL (suggestion); id may be NULL. */
+int ppulse_ctl_contribute(ppulse_ctl_t *ctl, const char *session_id, const char *content_json,
+			  const char *type, const char *id, uint32_t timeout_ms, char **reply,
+			  int wait_ms);
+int ppulse_ctl_status(ppulse_ctl_t *ctl, char **reply, int timeout_ms);
+int ppulse_ctl_replay(ppulse_ctl_t *ctl, uint64_t after_seq, uint32_t limit, char **reply,
+		      int timeout_ms);
+int ppulse_ctl_outcome(ppulse_ctl_t *ctl, const char *id, char **reply, int timeout_ms);
+int ppulse_ctl_ping(ppulse_ctl_t *ctl, char **reply, int timeout_ms);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
