@@ -1,0 +1,388 @@
+/* bridge.c: the daemon's life cycle: build the loop (one lws context, one thread), wire
+ * upstream -> normalizer -> publisher, handle signals, and tear down in order
+ * (lws context, then ZeroMQ sockets with a bounded linger, then the ZeroMQ context). */
+#include "bridge.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "commands.h"
+#include "endpoint.h"
+#include "fdwatch.h"
+#include "inbox.h"
+#include "log.h"
+#include "publisher.h"
+#include "rest.h"
+#include "signals.h"
+#include "upstream.h"
+
+#define STOP_BOUND_MS 1500 /* the most a clean stop may wait for the upstream close */
+
+static enum ev_kind s_kind_of(const char *type)
+{
+	if (strcmp(type, "session.opened") == 0)
+		return EVK_SESSION_OPENED;
+	if (strcmp(type, "session.closed") == 0)
+		return EVK_SESSION_CLOSED;
+	if (strcmp(type, "contribution.received") == 0)
+		return EVK_CONTRIBUTION;
+	return EVK_UPSTREAM;
+}
+
+int bridge_publish_event(struct bridge *b, const struct norm_event *ev, const char *source)
+{
+	enum ev_kind k = s_kind_of(ev->type);
+	int rc;
+
+	if (strcmp(source, "inbox") == 0)
+		b->counters.in_inbox[k]++;
+	else
+		b->counters.in_live[k]++;
+	rc = publisher_event(b->pub, ev, source, upstream_agent_id(b->up));
+	if (rc == 0)
+		b->counters.out[k]++;
+	else if (rc == 1)
+		b->counters.duplicates++;
+	fdwatch_kick(b->pub_watch); /* a send can consume ZMQ_FD's edge */
+	return rc;
+}
+
+/* ---- upstream callbacks ------------------------------------------------------------ */
+
+static void s_on_event(void *ud, struct norm_event *ev)
+{
+	bridge_publish_event(ud, ev, "live");
+}
+
+static void s_on_state(void *ud)
+{
+	struct bridge *b = ud;
+	json_t *data = upstream_status_json(b->up);
+
+	if (!data)
+		return;
+	if (publisher_bridge(b->pub, "bridge.status", data, upstream_agent_id(b->up)) != 0)
+		log_warn("cannot publish bridge.status");
+	json_decref(data);
+	fdwatch_kick(b->pub_watch);
+	if (b->cmds)
+		commands_on_upstream_state(b->cmds);
+}
+
+static void s_on_connected(void *ud)
+{
+	struct bridge *b = ud;
+
+	if (b->inbox)
+		inbox_on_connected(b->inbox);
+	if (b->cmds)
+		commands_on_connected(b->cmds);
+}
+
+static void s_on_reply(void *ud, struct norm_event *ev)
+{
+	struct bridge *b = ud;
+
+	if (b->cmds)
+		commands_on_ws_reply(b->cmds, ev);
+}
+
+static void s_on_sent(void *ud, void *tag)
+{
+	struct bridge *b = ud;
+
+	if (b->cmds)
+		commands_on_ws_sent(b->cmds, tag);
+}
+
+static void s_on_unsent(void *ud, void *tag)
+{
+	struct bridge *b = ud;
+
+	if (b->cmds)
+		commands_on_ws_unsent(b->cmds, tag);
+}
+
+static void s_on_disconnected(void *ud)
+{
+	struct bridge *b = ud;
+
+	if (b->cmds)
+		commands_on_ws_disconnected(b->cmds);
+	if (b->inbox)
+		inbox_on_disconnected(b->inbox);
+}
+
+static int s_reload_key(void *ud)
+{
+	struct bridge *b = ud;
+	char err[512], key[API_KEY_MAX];
+
+	if (keyfile_read(b->cfg.api_key_file, key, err, sizeof(err)) != 0) {
+		log_error("%s", err);
+		return -1;
+	}
+	memcpy(b->key, key, sizeof(b->key));
+	explicit_bzero(key, sizeof(key));
+	log_set_secret(b->key);
+	return 0;
+}
+
+static void s_on_stopped(void *ud)
+{
+	struct bridge *b = ud;
+
+	b->done = true;
+	lws_cancel_service(b->lws);
+}
+
+/* ---- signals ----------------------------------------------------------------------- */
+
+static void s_stop_bound_cb(lws_sorted_usec_list_t *sul)
+{
+	struct bridge *b = lws_container_of(sul, struct bridge, stop_sul);
+
+	log_warn("stop: the upstream did not close within %d ms; leaving anyway", STOP_BOUND_MS);
+	b->done = true;
+}
+
+static void s_begin_stop(struct bridge *b, int sig)
+{
+	if (b->stopping)
+		return;
+	b->stopping = true;
+	log_info("stopping on signal %d", sig);
+	lws_sul_schedule(b->lws, 0, &b->stop_sul, s_stop_bound_cb,
+			 (lws_usec_t)STOP_BOUND_MS * LWS_US_PER_MS);
+	if (b->cmds)
+		commands_shutdown(b->cmds);
+	if (b->inbox)
+		inbox_stop(b->inbox);
+	upstream_stop(b->up);
+}
+
+static void s_on_sighup(struct bridge *b)
+{
+	char old[API_KEY_MAX];
+
+	memcpy(old, b->key, sizeof(old));
+	if (s_reload_key(b) != 0) {
+		log_warn("SIGHUP: keeping the current key");
+	} else if (strcmp(old, b->key) != 0) {
+		log_info("SIGHUP: the key changed; reconnecting");
+		upstream_restart(b->up);
+	} else {
+		log_info("SIGHUP: the key is unchanged");
+	}
+	explicit_bzero(old, sizeof(old));
+}
+
+static void s_on_signal_fd(void *ud)
+{
+	struct bridge *b = ud;
+	int sig;
+
+	while ((sig = signals_read(b->sigfd)) > 0) {
+		if (sig == SIGHUP)
+			s_on_sighup(b);
+		else
+			s_begin_stop(b, sig);
+	}
+}
+
+static void s_on_pub_fd(void *ud)
+{
+	struct bridge *b = ud;
+
+	if (publisher_drain(b->pub))
+		fdwatch_kick(b->pub_watch); /* more than one batch waiting */
+}
+
+/* ---- setup and teardown -------------------------------------------------------------- */
+
+static void s_lws_log(int level, const char *line)
+{
+	log_lws_emit(level, line);
+}
+
+static int s_make_run_id(char out[33])
+{
+	unsigned char r[16];
+
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		return -1;
+	for (int i = 0; i < 16; i++)
+		snprintf(out + 2 * i, 3, "%02x", r[i]);
+	return 0;
+}
+
+static int s_create_lws(struct bridge *b, char *err, size_t errlen)
+{
+	static const struct lws_protocols *const list[] = {&upstream_protocol, &rest_protocol,
+							   &fdwatch_protocol};
+	static struct lws_protocols protocols[4];
+	struct lws_context_creation_info info;
+
+	for (size_t i = 0; i < 3; i++)
+		protocols[i] = *list[i];
+	memset(&protocols[3], 0, sizeof(protocols[3]));
+	lws_set_log_level(log_get_level() >= LOG_LVL_DEBUG ? LLL_ERR | LLL_WARN | LLL_NOTICE
+							   : LLL_ERR | LLL_WARN,
+			  s_lws_log);
+	memset(&info, 0, sizeof(info));
+	info.port = CONTEXT_PORT_NO_LISTEN;
+	info.protocols = protocols;
+	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	info.user = b;
+	if (b->cfg.ca_file[0])
+		info.client_ssl_ca_filepath = b->cfg.ca_file;
+	/* lws' own handshake timeout must not cut the wait for a slow auth_ok short */
+	info.timeout_secs = b->cfg.auth_timeout_ms / 1000 + 5;
+	info.connect_timeout_secs = info.timeout_secs;
+	b->lws = lws_create_context(&info);
+	if (!b->lws) {
+		snprintf(err, errlen, "cannot create the event loop (TLS set-up failed?%s%s)",
+			 b->cfg.ca_file[0] ? " check --ca-file " : "", b->cfg.ca_file);
+		return -1;
+	}
+	b->vh = lws_get_vhost_by_name(b->lws, "default");
+	if (!b->vh) {
+		snprintf(err, errlen, "no default vhost");
+		return -1;
+	}
+	return 0;
+}
+
+static int s_create_zmq(struct bridge *b, char *err, size_t errlen)
+{
+	if (endpoint_prepare("--events", b->cfg.events, b->events_path, sizeof(b->events_path), err,
+			     errlen) != 0 ||
+	    endpoint_prepare("--commands", b->cfg.commands, b->commands_path,
+			     sizeof(b->commands_path), err, errlen) != 0)
+		return -1;
+	b->zctx = zmq_ctx_new();
+	if (!b->zctx) {
+		snprintf(err, errlen, "zmq_ctx_new: %s", zmq_strerror(errno));
+		return -1;
+	}
+	b->pub = publisher_new(b->zctx, b->cfg.events, b->run, b->cfg.replay_size,
+			       b->cfg.dedup_size, err, errlen);
+	if (!b->pub) {
+		b->events_path[0] = '\0'; /* not ours: never remove it */
+		return -1;
+	}
+	b->pub_watch =
+	    fdwatch_new(b->lws, b->vh, publisher_fd(b->pub), s_on_pub_fd, b, err, errlen);
+	return b->pub_watch ? 0 : -1;
+}
+
+static int s_create_modules(struct bridge *b, char *err, size_t errlen)
+{
+	static const struct upstream_cbs cbs = {
+	    .on_event = s_on_event,
+	    .on_reply = s_on_reply,
+	    .on_state = s_on_state,
+	    .on_connected = s_on_connected,
+	    .on_sent = s_on_sent,
+	    .on_unsent = s_on_unsent,
+	    .on_disconnected = s_on_disconnected,
+	    .reload_key = s_reload_key,
+	    .on_stopped = s_on_stopped,
+	};
+
+	b->up = upstream_new(b->lws, b->vh, &b->cfg, b->key, &cbs, b, err, errlen);
+	if (!b->up)
+		return -1;
+	b->key_ptr = b->key;
+	b->rest = rest_client_new(b->lws, b->vh, b->cfg.rest_url, b->cfg.insecure, &b->key_ptr,
+				  b->cfg.rest_inflight, err, errlen);
+	if (!b->rest)
+		return -1;
+	b->cmds = commands_new(b, err, errlen);
+	if (!b->cmds) {
+		b->commands_path[0] = '\0';
+		return -1;
+	}
+	if (!b->cfg.no_backfill) {
+		b->inbox = inbox_new(b, err, errlen);
+		if (!b->inbox)
+			return -1;
+	}
+	return 0;
+}
+
+static void s_teardown(struct bridge *b)
+{
+	lws_sul_cancel(&b->stop_sul);
+	/* REST first: its last answers still reach the inbox and the command pipeline; then
+	 * the upstream, whose unsent messages are answered by the pipeline; then commands. */
+	rest_client_destroy(&b->rest);
+	inbox_destroy(&b->inbox);
+	upstream_destroy(&b->up);
+	commands_destroy(&b->cmds);
+	fdwatch_destroy(&b->sig_watch);
+	fdwatch_destroy(&b->pub_watch);
+	if (b->lws)
+		lws_context_destroy(b->lws);
+	b->lws = NULL;
+	publisher_destroy(&b->pub);
+	if (b->zctx)
+		zmq_ctx_term(b->zctx);
+	b->zctx = NULL;
+	if (b->sigfd >= 0)
+		close(b->sigfd);
+	if (b->events_path[0])
+		unlink(b->events_path);
+	if (b->commands_path[0])
+		unlink(b->commands_path);
+	explicit_bzero(b->key, sizeof(b->key));
+}
+
+int bridge_run(const struct config *cfg, const char *key)
+{
+	static struct bridge bridge; /* one per process; static keeps it off the stack */
+	struct bridge *b = &bridge;
+	char err[512];
+	int status = 1;
+
+	memset(b, 0, sizeof(*b));
+	b->cfg = *cfg;
+	snprintf(b->key, sizeof(b->key), "%s", key);
+	b->sigfd = signals_open(); /* before any thread: ZeroMQ's threads inherit the mask */
+	if (b->sigfd < 0) {
+		log_error("signalfd: %s", strerror(errno));
+		goto out;
+	}
+	if (s_make_run_id(b->run) != 0) {
+		log_error("no randomness for the run id");
+		goto out;
+	}
+	if (s_create_lws(b, err, sizeof(err)) != 0)
+		goto fail;
+	if (s_create_zmq(b, err, sizeof(err)) != 0 || s_create_modules(b, err, sizeof(err)) != 0) {
+		status = 2;
+		goto fail;
+	}
+	b->sig_watch = fdwatch_new(b->lws, b->vh, b->sigfd, s_on_signal_fd, b, err, sizeof(err));
+	if (!b->sig_watch)
+		goto fail;
+	log_info("run %s: events on %s, commands on %s", b->run, b->cfg.events, b->cfg.commands);
+	upstream_start(b->up);
+	while (!b->done)
+		if (lws_service(b->lws, 0) < 0)
+			break;
+	status = b->done ? 0 : 1;
+	log_info("stopped");
+	goto out;
+fail:
+	log_error("%s", err);
+out:
+	s_teardown(b);
+	return status;
+}

@@ -1,0 +1,63 @@
+/* bridge.h: the daemon's state, shared by the modules that make up its loop. */
+#ifndef PP_BRIDGE_H
+#define PP_BRIDGE_H
+
+#include <libwebsockets.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "keyfile.h"
+#include "normalize.h"
+
+struct publisher;
+struct upstream;
+struct fdwatch;
+struct commands;
+struct rest_client;
+struct inbox;
+
+/* Event kinds counted in status (by envelope type). */
+enum ev_kind { EVK_SESSION_OPENED, EVK_SESSION_CLOSED, EVK_CONTRIBUTION, EVK_UPSTREAM, EVK_COUNT };
+
+struct bridge_counters {
+	uint64_t in_live[EVK_COUNT];  /* normalized events from the WebSocket */
+	uint64_t in_inbox[EVK_COUNT]; /* normalized events from the inbox */
+	uint64_t out[EVK_COUNT];      /* published */
+	uint64_t duplicates;	      /* skipped: id already published */
+};
+
+struct bridge {
+	struct config cfg;
+	char key[API_KEY_MAX];
+	const char *key_ptr; /* == key: what the REST client reads for each request */
+	char run[33];
+	struct lws_context *lws;
+	struct lws_vhost *vh;
+	void *zctx;
+	struct publisher *pub;
+	struct fdwatch *pub_watch;
+	struct upstream *up;
+	struct commands *cmds;
+	struct rest_client *rest;
+	struct inbox *inbox;
+	struct fdwatch *sig_watch;
+	int sigfd;
+	bool stopping;
+	bool done;
+	lws_sorted_usec_list_t stop_sul;  /* bounds the time a shutdown may take */
+	char events_path[CONFIG_STR_MAX]; /* ipc socket files to remove at exit */
+	char commands_path[CONFIG_STR_MAX];
+	struct bridge_counters counters;
+};
+
+/* Run the daemon with cfg (already loaded and validated) and the key (already read).
+ * Returns the process exit status: 0 after a clean stop, 1 on a runtime failure, 2 when an
+ * endpoint cannot be used (one line on stderr says which). */
+int bridge_run(const struct config *cfg, const char *key);
+
+/* Publish an event normalized from upstream or the inbox (source "live"/"inbox"), with
+ * counting. Returns 0 published, 1 duplicate, -1 failure. */
+int bridge_publish_event(struct bridge *b, const struct norm_event *ev, const char *source);
+
+#endif

@@ -1,0 +1,251 @@
+/* publisher.c: owns the XPUB socket and everything that gives events their identity in a
+ * run: seq, at-most-once by id, the replay ring, and bridge.status's last-value cache.
+ *
+ * XPUB rather than PUB so that subscriptions are visible: each new subscription whose
+ * prefix matches "bridge.status" gets the cached status at once (ZMQ_XPUB_VERBOSE passes
+ * every subscribe, even repeated prefixes, so no new subscriber is missed). A copy goes to
+ * every subscriber of that prefix: the contract says a repeated seq on bridge.status is
+ * such a repeat. */
+#include "publisher.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zmq.h>
+
+#include "dedup.h"
+#include "log.h"
+#include "ring.h"
+
+#define DRAIN_BATCH 256
+#define SNDHWM	    100000 /* per subscriber; beyond it ZeroMQ drops for that one only */
+#define LINGER_MS   500
+
+struct publisher {
+	void *sock;
+	char run[40];
+	uint64_t seq;
+	struct ring *ring;
+	struct dedup *seen;
+	char *status_text; /* last bridge.status envelope (owned) */
+	size_t status_len;
+	struct publisher_stats stats;
+};
+
+static long long s_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct publisher *publisher_new(void *zctx, const char *endpoint, const char *run, size_t ring_size,
+				size_t dedup_size, char *err, size_t errlen)
+{
+	struct publisher *p = calloc(1, sizeof(*p));
+	int one = 1, hwm = SNDHWM, linger = LINGER_MS;
+
+	if (!p)
+		goto nomem;
+	snprintf(p->run, sizeof(p->run), "%s", run);
+	p->ring = ring_new(ring_size ? ring_size : 1);
+	p->seen = dedup_new(dedup_size ? dedup_size : 1);
+	if (!p->ring || !p->seen)
+		goto nomem;
+	p->sock = zmq_socket(zctx, ZMQ_XPUB);
+	if (!p->sock) {
+		snprintf(err, errlen, "events socket: %s", zmq_strerror(errno));
+		goto fail;
+	}
+	zmq_setsockopt(p->sock, ZMQ_XPUB_VERBOSE, &one, sizeof(one));
+	zmq_setsockopt(p->sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+	zmq_setsockopt(p->sock, ZMQ_LINGER, &linger, sizeof(linger));
+	if (zmq_bind(p->sock, endpoint) != 0) {
+		snprintf(err, errlen, "--events %s: cannot bind: %s", endpoint,
+			 zmq_strerror(errno));
+		goto fail;
+	}
+	return p;
+nomem:
+	snprintf(err, errlen, "out of memory");
+fail:
+	publisher_destroy(&p);
+	return NULL;
+}
+
+void publisher_destroy(struct publisher **self_p)
+{
+	struct publisher *p;
+
+	if (!self_p || !*self_p)
+		return;
+	p = *self_p;
+	if (p->sock)
+		zmq_close(p->sock);
+	ring_destroy(&p->ring);
+	dedup_destroy(&p->seen);
+	free(p->status_text);
+	free(p);
+	*self_p = NULL;
+}
+
+int publisher_fd(const struct publisher *p)
+{
+	int fd = -1;
+	size_t sz = sizeof(fd);
+
+	zmq_getsockopt(p->sock, ZMQ_FD, &fd, &sz);
+	return fd;
+}
+
+static bool s_readable(void *sock)
+{
+	int ev = 0;
+	size_t sz = sizeof(ev);
+
+	if (zmq_getsockopt(sock, ZMQ_EVENTS, &ev, &sz) != 0)
+		return false;
+	return (ev & ZMQ_POLLIN) != 0;
+}
+
+static int s_send(struct publisher *p, const char *topic, const char *text, size_t len)
+{
+	/* ZMQ_DONTWAIT: XPUB never blocks (it drops per subscriber at the HWM), but say so. */
+	if (zmq_send(p->sock, topic, strlen(topic), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+	    zmq_send(p->sock, text, len, ZMQ_DONTWAIT) < 0) {
+		p->stats.send_errors++;
+		return -1;
+	}
+	return 0;
+}
+
+/* A subscription message is 0x01 + prefix (0x00 + prefix to unsubscribe). */
+static void s_on_subscription(struct publisher *p, const unsigned char *msg, size_t len)
+{
+	static const char status_topic[] = "bridge.status";
+	size_t plen;
+
+	if (len < 1 || msg[0] != 1)
+		return;
+	p->stats.subscriptions++;
+	plen = len - 1;
+	if (!p->status_text || plen > strlen(status_topic) ||
+	    memcmp(msg + 1, status_topic, plen) != 0)
+		return;
+	if (s_send(p, status_topic, p->status_text, p->status_len) == 0)
+		p->stats.status_repeats++;
+}
+
+bool publisher_drain(struct publisher *p)
+{
+	unsigned char buf[512];
+
+	for (int i = 0; i < DRAIN_BATCH; i++) {
+		int n;
+
+		if (!s_readable(p->sock))
+			return false;
+		n = zmq_recv(p->sock, buf, sizeof(buf), ZMQ_DONTWAIT);
+		if (n < 0)
+			return false;
+		/* a prefix longer than buf is truncated: it cannot match bridge.status anyway */
+		s_on_subscription(p, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf));
+	}
+	return true;
+}
+
+static char *s_envelope(struct publisher *p, const char *id, const char *type, const char *source,
+			const char *agent_id, json_t *data, size_t *len)
+{
+	char when[32];
+
+	time_iso8601_ms(s_now_ms(), when);
+	return envelope_dump(p->run, (unsigned long long)(p->seq + 1), id, type, source, when,
+			     agent_id, data, len);
+}
+
+/* Give the next seq to text: keep it in the ring and send it. The ring holds it even when
+ * the send fails, so replay can still serve it. Takes ownership of text. */
+static int s_commit(struct publisher *p, const char *topic, char *text, size_t len)
+{
+	p->seq++;
+	if (ring_push(p->ring, p->seq, text, len) != 0)
+		log_warn("replay ring: out of memory for seq %llu", (unsigned long long)p->seq);
+	p->stats.published++;
+	if (s_send(p, topic, text, len) != 0) {
+		log_warn("events socket: send failed: %s", zmq_strerror(errno));
+		free(text);
+		return -1;
+	}
+	free(text);
+	return 0;
+}
+
+int publisher_event(struct publisher *p, const struct norm_event *ev, const char *source,
+		    const char *agent_id)
+{
+	size_t len = 0;
+	char *text;
+
+	if (ev->id[0] && dedup_contains(p->seen, ev->id)) {
+		p->stats.duplicates++;
+		return 1;
+	}
+	text = s_envelope(p, ev->id, ev->type, source, agent_id, ev->data, &len);
+	if (!text)
+		return -1;
+	if (ev->id[0])
+		dedup_insert(p->seen, ev->id);
+	return s_commit(p, ev->topic, text, len);
+}
+
+int publisher_bridge(struct publisher *p, const char *type, json_t *data, const char *agent_id)
+{
+	size_t len = 0;
+	char *text = s_envelope(p, NULL, type, "bridge", agent_id, data, &len);
+
+	if (!text)
+		return -1;
+	if (strcmp(type, "bridge.status") == 0) {
+		char *copy = malloc(len + 1);
+
+		if (copy) {
+			memcpy(copy, text, len + 1);
+			free(p->status_text);
+			p->status_text = copy;
+			p->status_len = len;
+		}
+	}
+	return s_commit(p, type, text, len);
+}
+
+bool publisher_seen(const struct publisher *p, const char *id)
+{
+	return dedup_contains(p->seen, id);
+}
+
+uint64_t publisher_last_seq(const struct publisher *p)
+{
+	return p->seq;
+}
+
+const char *publisher_run(const struct publisher *p)
+{
+	return p->run;
+}
+
+const struct publisher_stats *publisher_stats(const struct publisher *p)
+{
+	return &p->stats;
+}
+
+size_t publisher_replay(const struct publisher *p, uint64_t after_seq, size_t limit,
+			int (*fn)(void *ud, uint64_t seq, const char *text, size_t len), void *ud,
+			uint64_t *oldest)
+{
+	if (oldest)
+		*oldest = ring_oldest_seq(p->ring);
+	return ring_each_after(p->ring, after_seq, limit, fn, ud);
+}

@@ -1,0 +1,59 @@
+/* publisher.h: the PUB side: sequence numbers, de-duplication, the replay ring and the
+ * last-value cache of bridge.status, on one ZeroMQ XPUB socket. */
+#ifndef PP_PUBLISHER_H
+#define PP_PUBLISHER_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "normalize.h"
+
+struct publisher;
+
+struct publisher_stats {
+	uint64_t published;	 /* events with a new seq */
+	uint64_t duplicates;	 /* events skipped because their id was already published */
+	uint64_t status_repeats; /* bridge.status copies sent to new subscribers */
+	uint64_t send_errors;	 /* zmq_send failures (the event is still in the replay ring) */
+	uint64_t subscriptions;	 /* subscribe messages seen */
+};
+
+/* Bind an XPUB socket on endpoint. run is the run id (copied). Returns NULL with err. */
+struct publisher *publisher_new(void *zctx, const char *endpoint, const char *run, size_t ring_size,
+				size_t dedup_size, char *err, size_t errlen);
+/* Close the socket (linger bounded), free everything, NULL the pointer. */
+void publisher_destroy(struct publisher **self_p);
+
+/* The socket's ZMQ_FD, to watch for subscriptions (see fdwatch.h). */
+int publisher_fd(const struct publisher *p);
+/* Handle pending subscription messages: at most a batch. Returns true when more may be
+ * waiting (the caller should run it again soon). */
+bool publisher_drain(struct publisher *p);
+
+/* Publish a normalized event (ev->kind == NORM_EVENT) with source "live" or "inbox" and the
+ * bridge's agent id (NULL = null). An event whose id was already published in this run is
+ * skipped: returns 1. Returns 0 when published, -1 on failure (err logged by caller). */
+int publisher_event(struct publisher *p, const struct norm_event *ev, const char *source,
+		    const char *agent_id);
+
+/* Publish a bridge.* event (type doubles as topic: "bridge.status", "bridge.recovery").
+ * data is borrowed. bridge.status is also kept as the last value and re-sent, same seq, to
+ * each new subscriber whose prefix matches it. Returns 0 or -1. */
+int publisher_bridge(struct publisher *p, const char *type, json_t *data, const char *agent_id);
+
+/* True when id was already published in this run (or is still remembered). */
+bool publisher_seen(const struct publisher *p, const char *id);
+
+uint64_t publisher_last_seq(const struct publisher *p);
+const char *publisher_run(const struct publisher *p);
+const struct publisher_stats *publisher_stats(const struct publisher *p);
+
+/* Replay: call fn for each envelope with seq > after_seq, oldest first, at most limit.
+ * Returns how many were visited; *oldest gets the oldest seq still held (0 if none). */
+size_t publisher_replay(const struct publisher *p, uint64_t after_seq, size_t limit,
+			int (*fn)(void *ud, uint64_t seq, const char *text, size_t len), void *ud,
+			uint64_t *oldest);
+
+#endif
