@@ -247,8 +247,8 @@ static int s_create_lws(struct bridge *b, char *err, size_t errlen)
 	info.connect_timeout_secs = info.timeout_secs;
 	b->lws = lws_create_context(&info);
 	if (!b->lws) {
-		snprintf(err, errlen, "cannot create the event loop (TLS set-up failed?%s%s)",
-			 b->cfg.ca_file[0] ? " check --ca-file " : "", b->cfg.ca_file);
+		snprintf(err, errlen, "cannot create the event loop (TLS set-up failed?%s)",
+			 b->cfg.ca_file[0] ? " check --ca-file" : "");
 		return -1;
 	}
 	b->vh = lws_get_vhost_by_name(b->lws, "default");
@@ -273,10 +273,8 @@ static int s_create_zmq(struct bridge *b, char *err, size_t errlen)
 	}
 	b->pub = publisher_new(b->zctx, b->cfg.events, b->run, b->cfg.replay_size,
 			       b->cfg.dedup_size, err, errlen);
-	if (!b->pub) {
-		b->events_path[0] = '\0'; /* not ours: never remove it */
+	if (!b->pub)
 		return -1;
-	}
 	b->pub_watch =
 	    fdwatch_new(b->lws, b->vh, publisher_fd(b->pub), s_on_pub_fd, b, err, errlen);
 	return b->pub_watch ? 0 : -1;
@@ -305,10 +303,8 @@ static int s_create_modules(struct bridge *b, char *err, size_t errlen)
 	if (!b->rest)
 		return -1;
 	b->cmds = commands_new(b, err, errlen);
-	if (!b->cmds) {
-		b->commands_path[0] = '\0';
+	if (!b->cmds)
 		return -1;
-	}
 	if (!b->cfg.no_backfill) {
 		b->inbox = inbox_new(b, err, errlen);
 		if (!b->inbox)

@@ -17,6 +17,7 @@ int main(int argc, char *argv[])
 	int rc;
 
 	log_init("plurum-pulse-bridge", LOG_LVL_INFO);
+	config_defaults(&cfg);
 	rc = config_load(&cfg, argc, argv, environ, err, sizeof(err));
 	if (rc == PP_EEXIT)
 		return 0;

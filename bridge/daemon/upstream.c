@@ -18,6 +18,7 @@
 
 #include "backoff.h"
 #include "log.h"
+#include "strutil.h"
 
 #define RX_BUFFER_SIZE 65536
 #define LOG_FRAME_MAX  200
@@ -103,7 +104,7 @@ static void s_set_state(struct upstream *up, enum up_state st)
 
 static void s_set_error(struct upstream *up, const char *msg)
 {
-	snprintf(up->last_error, sizeof(up->last_error), "%s", msg ? msg : "");
+	str_copy(up->last_error, sizeof(up->last_error), msg);
 }
 
 /* ---- outgoing queue ------------------------------------------------------------- */
@@ -213,7 +214,7 @@ static void s_log_retry(struct upstream *up, enum backoff_reason why)
 			  up->next_retry_ms);
 		break;
 	default:
-		log_warn("upstream: disconnected (close %d%s%s); attempt %u in %u ms",
+		log_warn("upstream: connection ended (close code %d%s%s); attempt %u in %u ms",
 			 up->close_code, up->last_error[0] ? ": " : "", up->last_error, up->attempt,
 			 up->next_retry_ms);
 		break;
@@ -413,7 +414,7 @@ static void s_on_auth_ok(struct upstream *up, const char *agent_id)
 	up->authed = true;
 	up->stats.auth_ok++;
 	up->connected_ms = s_mono_ms();
-	snprintf(up->agent_id, sizeof(up->agent_id), "%s", agent_id);
+	str_copy(up->agent_id, sizeof(up->agent_id), agent_id);
 	s_set_error(up, NULL);
 	lws_sul_cancel(&up->deadline_sul);
 	log_info("upstream: connected as agent %s", up->agent_id);
