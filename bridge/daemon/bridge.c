@@ -17,6 +17,7 @@
 #include "fdwatch.h"
 #include "inbox.h"
 #include "log.h"
+#include "notify.h"
 #include "publisher.h"
 #include "rest.h"
 #include "signals.h"
@@ -60,11 +61,27 @@ static void s_on_event(void *ud, struct norm_event *ev)
 	bridge_publish_event(ud, ev, "live");
 }
 
+/* systemd: READY=1 once the first connection is up or the first attempt failed (the
+ * daemon is then serving its sockets either way), and a STATUS= line on every change. */
+static void s_notify_state(struct bridge *b)
+{
+	enum up_state st = upstream_state(b->up);
+	char line[160];
+
+	if (!b->ready && st != UP_CONNECTING && st != UP_STOPPING) {
+		b->ready = true;
+		notify_send("READY=1");
+	}
+	snprintf(line, sizeof(line), "STATUS=upstream %s", upstream_state_name(st));
+	notify_send(line);
+}
+
 static void s_on_state(void *ud)
 {
 	struct bridge *b = ud;
 	json_t *data = upstream_status_json(b->up);
 
+	s_notify_state(b);
 	if (!data)
 		return;
 	if (publisher_bridge(b->pub, "bridge.status", data, upstream_agent_id(b->up)) != 0)
@@ -157,6 +174,8 @@ static void s_begin_stop(struct bridge *b, int sig)
 	if (b->stopping)
 		return;
 	b->stopping = true;
+	notify_send("STOPPING=1");
+	lws_sul_cancel(&b->watchdog_sul);
 	log_info("stopping on signal %d", sig);
 	lws_sul_schedule(b->lws, 0, &b->stop_sul, s_stop_bound_cb,
 			 (lws_usec_t)STOP_BOUND_MS * LWS_US_PER_MS);
@@ -194,6 +213,16 @@ static void s_on_signal_fd(void *ud)
 		else
 			s_begin_stop(b, sig);
 	}
+}
+
+static void s_watchdog_cb(lws_sorted_usec_list_t *sul)
+{
+	struct bridge *b = lws_container_of(sul, struct bridge, watchdog_sul);
+
+	/* the loop is alive if this timer runs: tell systemd, twice per interval */
+	notify_send("WATCHDOG=1");
+	lws_sul_schedule(b->lws, 0, &b->watchdog_sul, s_watchdog_cb,
+			 (lws_usec_t)(b->watchdog_usec / 2));
 }
 
 static void s_on_pub_fd(void *ud)
@@ -316,6 +345,7 @@ static int s_create_modules(struct bridge *b, char *err, size_t errlen)
 static void s_teardown(struct bridge *b)
 {
 	lws_sul_cancel(&b->stop_sul);
+	lws_sul_cancel(&b->watchdog_sul);
 	/* REST first: its last answers still reach the inbox and the command pipeline; then
 	 * the upstream, whose unsent messages are answered by the pipeline; then commands. */
 	rest_client_destroy(&b->rest);
@@ -369,6 +399,9 @@ int bridge_run(const struct config *cfg, const char *key)
 	if (!b->sig_watch)
 		goto fail;
 	log_info("run %s: events on %s, commands on %s", b->run, b->cfg.events, b->cfg.commands);
+	b->watchdog_usec = notify_watchdog_usec();
+	if (b->watchdog_usec)
+		s_watchdog_cb(&b->watchdog_sul);
 	upstream_start(b->up);
 	while (!b->done)
 		if (lws_service(b->lws, 0) < 0)
