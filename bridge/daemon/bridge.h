@@ -45,7 +45,10 @@ struct bridge {
 	int sigfd;
 	bool stopping;
 	bool done;
-	lws_sorted_usec_list_t stop_sul;  /* bounds the time a shutdown may take */
+	lws_sorted_usec_list_t stop_sul;     /* bounds the time a shutdown may take */
+	lws_sorted_usec_list_t watchdog_sul; /* WATCHDOG=1 when systemd asks for it */
+	uint64_t watchdog_usec;
+	bool ready;			  /* READY=1 sent to systemd */
 	char events_path[CONFIG_STR_MAX]; /* ipc socket files to remove at exit */
 	char commands_path[CONFIG_STR_MAX];
 	struct bridge_counters counters;
