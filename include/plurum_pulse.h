@@ -129,6 +129,25 @@ int ppulse_ctl_replay(ppulse_ctl_t *ctl, uint64_t after_seq, uint32_t limit, cha
 int ppulse_ctl_outcome(ppulse_ctl_t *ctl, const char *id, char **reply, int timeout_ms);
 int ppulse_ctl_ping(ppulse_ctl_t *ctl, char **reply, int timeout_ms);
 
+/* Details of the command client (libplurum-pulse 0.x):
+ * - Every request carries an "id". Without one, the library inserts
+ *   "id":"ppc-<pid>-<nonce>-<counter>" after the opening '{' (for contribute it is then
+ *   also the idempotency key; the nonce keeps ids of reused pids apart). A reply is
+ *   returned only when its "id" equals the request's, compared as raw JSON text (so an
+ *   "id" written with escapes must come back written the same way), or when it has no
+ *   "id" (the bridge could not read the request's). The "id" is found by a structural
+ *   scan of the text, not a JSON parser; ppulse_ctl_request() returns PPULSE_EINVAL when
+ *   the request is not one structurally well-formed JSON object.
+ * - Requests are queued only on a completed connection (ZMQ_IMMEDIATE): with no bridge,
+ *   the call times out (PPULSE_ETIMEOUT) and nothing is left to be delivered later.
+ * - ppulse_ctl_contribute: timeout_ms 0 leaves the bridge's default (10000); wait_ms
+ *   should exceed timeout_ms (plurum-pulse-ctl waits timeout_ms + 2000) so the bridge's
+ *   own timeout reply is seen; content_json must be one JSON object (else PPULSE_EINVAL)
+ *   and is embedded as written. ppulse_ctl_replay: limit 0 leaves the bridge's default.
+ * - On PPULSE_EIO errno holds the ZeroMQ error (zmq_strerror(errno) describes it).
+ * - Each ppulse_sub_t / ppulse_ctl_t owns its own ZeroMQ context; closing is immediate
+ *   (ZMQ_LINGER 0). */
+
 #ifdef __cplusplus
 }
 #endif

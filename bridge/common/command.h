@@ -58,6 +58,11 @@ char *cmd_contribute_ws_message(const struct cmd_request *req, size_t *len);
 /* The REST body: {"content":C,"contribution_type":T}. Same ownership. */
 char *cmd_contribute_rest_body(const struct cmd_request *req, size_t *len);
 
+/* (Added) The REST path for a contribute, relative to the REST base:
+ * "/sessions/<session_id percent-encoded, RFC 3986 unreserved kept>/contribute".
+ * Returns 0, or -1 when out (outlen bytes) is too small. */
+int cmd_contribute_rest_path(const struct cmd_request *req, char *out, size_t outlen);
+
 /* Build a failure reply {"ok":false,"error":{"code":C,"message":M}} with "id" echoed when
  * id is non-NULL. retry_after_ms >= 0 adds error.retry_after_ms; http_status > 0 adds
  * error.status. Returns a new reference. */

@@ -38,4 +38,9 @@ void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(p
  * control characters escaped: used to log a hostile frame. Writes into out (outlen). */
 void log_shorten(const char *s, size_t len, char *out, size_t outlen, size_t max);
 
+/* An emit callback for lws_set_log_level(): maps the libwebsockets level (1 ERR, 2 WARN,
+ * 4 NOTICE -> info, 8 INFO and the rest -> debug), strips the trailing newline and writes
+ * the line through log_msg() (so it is filtered, redacted and escaped like any other). */
+void log_lws_emit(int level, const char *line);
+
 #endif
