@@ -109,40 +109,68 @@ static int s_dump_cb(const char *buffer, size_t size, void *data)
 	return b->failed ? -1 : 0;
 }
 
+/* Everything of the envelope before the value of "data". */
+static void s_head(struct sbuf *b, const char *run, unsigned long long seq, const char *id,
+		   const char *type, const char *source, const char *received_at,
+		   const char *agent_id)
+{
+	char num[64]; /* ",\"seq\":" + 20 digits + ",\"id\":" */
+
+	s_reserve(b, 512);
+	s_puts(b, "{\"v\":1,\"run\":");
+	s_put_jstr(b, run, false);
+	int n = snprintf(num, sizeof num, ",\"seq\":%llu,\"id\":", seq);
+	s_put(b, num, n > 0 && (size_t)n < sizeof num ? (size_t)n : 0);
+	s_put_jstr(b, id, true);
+	s_puts(b, ",\"type\":");
+	s_put_jstr(b, type, false);
+	s_puts(b, ",\"source\":");
+	s_put_jstr(b, source, false);
+	s_puts(b, ",\"received_at\":");
+	s_put_jstr(b, received_at, false);
+	s_puts(b, ",\"agent_id\":");
+	s_put_jstr(b, agent_id, true);
+	s_puts(b, ",\"data\":");
+}
+
+static char *s_finish(struct sbuf *b, size_t *len)
+{
+	s_put(b, "}", 1);
+	if (b->failed) {
+		free(b->p);
+		return NULL;
+	}
+	if (len != NULL)
+		*len = b->len;
+	return b->p; /* ownership passes to the caller */
+}
+
 char *envelope_dump(const char *run, unsigned long long seq, const char *id, const char *type,
 		    const char *source, const char *received_at, const char *agent_id, json_t *data,
 		    size_t *len)
 {
 	struct sbuf b = {0};
-	char num[64]; /* ",\"seq\":" + 20 digits + ",\"id\":" */
 
-	s_reserve(&b, 512);
-	s_puts(&b, "{\"v\":1,\"run\":");
-	s_put_jstr(&b, run, false);
-	int n = snprintf(num, sizeof num, ",\"seq\":%llu,\"id\":", seq);
-	s_put(&b, num, n > 0 && (size_t)n < sizeof num ? (size_t)n : 0);
-	s_put_jstr(&b, id, true);
-	s_puts(&b, ",\"type\":");
-	s_put_jstr(&b, type, false);
-	s_puts(&b, ",\"source\":");
-	s_put_jstr(&b, source, false);
-	s_puts(&b, ",\"received_at\":");
-	s_put_jstr(&b, received_at, false);
-	s_puts(&b, ",\"agent_id\":");
-	s_put_jstr(&b, agent_id, true);
-	s_puts(&b, ",\"data\":");
+	s_head(&b, run, seq, id, type, source, received_at, agent_id);
 	if (data == NULL)
 		s_put(&b, "null", 4);
 	else if (json_dump_callback(data, s_dump_cb, &b, JSON_COMPACT | JSON_ENCODE_ANY) != 0)
 		b.failed = true;
-	s_put(&b, "}", 1);
-	if (b.failed) {
-		free(b.p);
-		return NULL;
-	}
-	if (len != NULL)
-		*len = b.len;
-	return b.p; /* ownership passes to the caller */
+	return s_finish(&b, len);
+}
+
+char *envelope_dump_text(const char *run, unsigned long long seq, const char *id, const char *type,
+			 const char *source, const char *received_at, const char *agent_id,
+			 const char *data, size_t data_len, size_t *len)
+{
+	struct sbuf b = {0};
+
+	s_head(&b, run, seq, id, type, source, received_at, agent_id);
+	if (data == NULL)
+		s_put(&b, "null", 4);
+	else
+		s_put(&b, data, data_len);
+	return s_finish(&b, len);
 }
 
 /* Days since 1970-01-01 -> civil date (H. Hinnant, "chrono-Compatible Low-Level Date

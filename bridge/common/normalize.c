@@ -5,10 +5,12 @@
  * Each known event type is described by a schema row (output names in contract order,
  * the field types, the identity field, the topic field); everything else is generic. */
 #include "normalize.h"
+#include "jscan.h"
 #include "topic.h"
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define NORM_IDENTITY_MAX 256 /* longest upstream id accepted (ids are UUIDs today) */
@@ -84,6 +86,7 @@ void norm_event_clear(struct norm_event *ev)
 	if (ev == NULL)
 		return;
 	json_decref(ev->data);
+	free(ev->data_json);
 	memset(ev, 0, sizeof *ev);
 }
 
@@ -434,4 +437,260 @@ int normalize_inbox_item(json_t *item, struct norm_event *out, char *err, size_t
 	if (rc != 0)
 		norm_event_clear(out);
 	return rc;
+}
+
+/* ---- the fast path ---------------------------------------------------------------------
+ *
+ * The three pushed event types in their usual shape, {"type":T,"data":{...}}, are
+ * normalized from token spans (jscan.c) and written out as text, without building jansson
+ * values: most of the cost of an event was parsing and re-serializing it. Anything unusual
+ * (other frame members, escapes in the fields the bridge reads, duplicate keys, a field of
+ * the wrong type, a missing identity, a \u escape, deep nesting, many tokens) returns 0 and
+ * the frame goes through normalize_frame(), which is the reference: both must agree. */
+
+#define FAST_MAX_TOKENS 2048
+#define FAST_MAX_DEPTH	64
+#define FAST_MAX_EXTRA	16
+
+struct fbuf {
+	char *p;
+	size_t len, cap;
+	bool failed;
+};
+
+static void s_fput(struct fbuf *b, const char *s, size_t n)
+{
+	if (b->failed)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 512;
+		char *np;
+
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		np = realloc(b->p, cap);
+		if (!np) {
+			b->failed = true;
+			return;
+		}
+		b->p = np;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+/* Copy a token's text, dropping white space outside strings (an envelope is one line). */
+static void s_fput_compact(struct fbuf *b, const char *s, const struct jtok *t)
+{
+	const char *p = s + t->start, *end = s + t->end, *run = p;
+	bool in_str = false;
+
+	if (t->type != JT_OBJ && t->type != JT_ARR) {
+		s_fput(b, p, t->end - t->start);
+		return;
+	}
+	for (; p < end; p++) {
+		if (in_str) {
+			if (*p == '\\')
+				p++;
+			else if (*p == '"')
+				in_str = false;
+		} else if (*p == '"') {
+			in_str = true;
+		} else if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') {
+			s_fput(b, run, (size_t)(p - run));
+			run = p + 1;
+		}
+	}
+	s_fput(b, run, (size_t)(end - run));
+}
+
+static bool s_tok_is(const char *s, const struct jtok *t, const char *word)
+{
+	size_t n = strlen(word);
+
+	return t->type == JT_STR && !(t->flags & JT_F_ESCAPE) && t->end - t->start == n + 2 &&
+	       memcmp(s + t->start + 1, word, n) == 0;
+}
+
+static bool s_tok_same_key(const char *s, const struct jtok *a, const struct jtok *b)
+{
+	return a->end - a->start == b->end - b->start &&
+	       memcmp(s + a->start, s + b->start, a->end - a->start) == 0;
+}
+
+static bool s_fast_type_ok(const struct field *f, const struct jtok *toks, uint32_t v)
+{
+	const struct jtok *t = &toks[v];
+
+	if (t->type == JT_NULL)
+		return true;
+	switch (f->type) {
+	case F_STR:
+		return t->type == JT_STR;
+	case F_OBJ:
+		return t->type == JT_OBJ;
+	case F_STR_LIST:
+		if (t->type != JT_ARR)
+			return false;
+		for (uint32_t i = v + 1; i < t->next; i = toks[i].next)
+			if (toks[i].type != JT_STR)
+				return false;
+		return true;
+	}
+	return false;
+}
+
+/* Value token indexes of data's members by schema field (0 = missing), and the extras. */
+struct fast_members {
+	uint32_t field[SCHEMA_FIELDS_MAX + 1]; /* + 1: s_field_index's "none" */
+	uint32_t extra_key[FAST_MAX_EXTRA];
+	size_t n_extra;
+};
+
+static int s_fast_members(const char *s, const struct jtok *toks, uint32_t data,
+			  const struct schema *sc, struct fast_members *m)
+{
+	memset(m, 0, sizeof(*m));
+	for (uint32_t k = data + 1; k < toks[data].next; k = toks[k + 1].next) {
+		const struct field *f;
+		size_t fi = 0;
+
+		if (toks[k].flags & JT_F_ESCAPE)
+			return -1;
+		for (f = sc->fields; f->out != NULL; f++, fi++)
+			if (s_tok_is(s, &toks[k], f->in))
+				break;
+		if (f->out != NULL) {
+			if (m->field[fi] || !s_fast_type_ok(f, toks, k + 1))
+				return -1; /* a duplicate or a wrong type: the slow path decides */
+			m->field[fi] = k + 1;
+			continue;
+		}
+		if (m->n_extra == FAST_MAX_EXTRA)
+			return -1;
+		for (size_t i = 0; i < m->n_extra; i++)
+			if (s_tok_same_key(s, &toks[m->extra_key[i]], &toks[k]))
+				return -1;
+		m->extra_key[m->n_extra++] = k;
+	}
+	return 0;
+}
+
+/* The raw text of a string token without its quotes (only for tokens without escapes). */
+static const char *s_inner(const char *s, const struct jtok *t, size_t *len)
+{
+	*len = t->end - t->start - 2;
+	return s + t->start + 1;
+}
+
+static char *s_fast_data(const char *s, const struct jtok *toks, const struct schema *sc,
+			 const struct fast_members *m, size_t *len)
+{
+	struct fbuf b = {0};
+	size_t fi = 0;
+
+	s_fput(&b, "{", 1);
+	for (const struct field *f = sc->fields; f->out != NULL; f++, fi++) {
+		uint32_t v = m->field[fi];
+
+		if (fi)
+			s_fput(&b, ",", 1);
+		s_fput(&b, "\"", 1);
+		s_fput(&b, f->out, strlen(f->out));
+		s_fput(&b, "\":", 2);
+		if (v && toks[v].type != JT_NULL)
+			s_fput_compact(&b, s, &toks[v]);
+		else if (f->type == F_STR_LIST)
+			s_fput(&b, "[]", 2);
+		else
+			s_fput(&b, "null", 4);
+	}
+	for (size_t i = 0; i < m->n_extra; i++) {
+		const struct jtok *k = &toks[m->extra_key[i]];
+
+		s_fput(&b, i ? "," : ",\"extra\":{", i ? 1 : 10);
+		s_fput(&b, s + k->start, k->end - k->start);
+		s_fput(&b, ":", 1);
+		s_fput_compact(&b, s, &toks[m->extra_key[i] + 1]);
+	}
+	if (m->n_extra)
+		s_fput(&b, "}", 1);
+	s_fput(&b, "}", 1);
+	if (b.failed) {
+		free(b.p);
+		return NULL;
+	}
+	*len = b.len;
+	return b.p;
+}
+
+static size_t s_field_index(const struct schema *sc, const char *in)
+{
+	size_t i = 0;
+
+	for (const struct field *f = sc->fields; f->out != NULL; f++, i++)
+		if (strcmp(f->in, in) == 0)
+			return i;
+	return SCHEMA_FIELDS_MAX;
+}
+
+int normalize_frame_fast(const char *text, size_t len, size_t max_len, struct norm_event *out)
+{
+	struct jtok toks[FAST_MAX_TOKENS];
+	struct fast_members m;
+	const struct schema *sc = NULL;
+	uint32_t type = 0, data = 0, ident, topic;
+	char seg[TOPIC_SEGMENT_MAX + 1], tname[32];
+	size_t ilen, tlen;
+	const char *istr, *tstr;
+	int n;
+
+	memset(out, 0, sizeof(*out));
+	if (len > max_len || len < 2)
+		return 0;
+	n = jscan(text, len, toks, FAST_MAX_TOKENS, FAST_MAX_DEPTH);
+	if (n < 0 || toks[0].type != JT_OBJ || toks[0].count != 2)
+		return 0;
+	for (uint32_t k = 1; k < toks[0].next; k = toks[k + 1].next) {
+		if (s_tok_is(text, &toks[k], "type") && !type)
+			type = k + 1;
+		else if (s_tok_is(text, &toks[k], "data") && !data)
+			data = k + 1;
+	}
+	if (!type || !data || toks[data].type != JT_OBJ || toks[type].type != JT_STR ||
+	    (toks[type].flags & JT_F_ESCAPE))
+		return 0;
+	tstr = s_inner(text, &toks[type], &tlen);
+	if (tlen < sizeof(tname)) {
+		memcpy(tname, tstr, tlen);
+		tname[tlen] = '\0';
+		sc = s_schema_for(tname);
+	}
+	if (!sc || s_fast_members(text, toks, data, sc, &m) != 0)
+		return 0;
+	ident = m.field[s_field_index(sc, sc->identity)];
+	topic = m.field[s_field_index(sc, sc->topic_field)];
+	if (!ident || toks[ident].type != JT_STR || (toks[ident].flags & JT_F_ESCAPE) ||
+	    (topic && (toks[topic].flags & JT_F_ESCAPE)))
+		return 0;
+	istr = s_inner(text, &toks[ident], &ilen);
+	if (ilen == 0 || ilen > NORM_IDENTITY_MAX)
+		return 0;
+	if (topic && toks[topic].type == JT_STR) {
+		tstr = s_inner(text, &toks[topic], &tlen);
+		topic_segment(tstr, tlen, seg);
+	} else {
+		topic_segment(NULL, 0, seg);
+	}
+	out->data_json = s_fast_data(text, toks, sc, &m, &out->data_json_len);
+	if (!out->data_json)
+		return 0;
+	out->kind = NORM_EVENT;
+	snprintf(out->type, sizeof(out->type), "%s", sc->type);
+	snprintf(out->topic, sizeof(out->topic), "%s.%s", sc->type, seg);
+	snprintf(out->id, sizeof(out->id), "%s%.*s", sc->id_prefix, (int)ilen, istr);
+	return 1;
 }

@@ -156,12 +156,17 @@ bool publisher_drain(struct publisher *p)
 	return true;
 }
 
+/* The envelope of the next seq: data as jansson values, or as text (the fast path). */
 static char *s_envelope(struct publisher *p, const char *id, const char *type, const char *source,
-			const char *agent_id, json_t *data, size_t *len)
+			const char *agent_id, json_t *data, const char *data_json,
+			size_t data_json_len, size_t *len)
 {
 	char when[32];
 
 	time_iso8601_ms(s_now_ms(), when);
+	if (data_json)
+		return envelope_dump_text(p->run, (unsigned long long)(p->seq + 1), id, type,
+					  source, when, agent_id, data_json, data_json_len, len);
 	return envelope_dump(p->run, (unsigned long long)(p->seq + 1), id, type, source, when,
 			     agent_id, data, len);
 }
@@ -193,7 +198,8 @@ int publisher_event(struct publisher *p, const struct norm_event *ev, const char
 		p->stats.duplicates++;
 		return 1;
 	}
-	text = s_envelope(p, ev->id, ev->type, source, agent_id, ev->data, &len);
+	text = s_envelope(p, ev->id, ev->type, source, agent_id, ev->data, ev->data_json,
+			  ev->data_json_len, &len);
 	if (!text)
 		return -1;
 	if (ev->id[0])
@@ -204,7 +210,7 @@ int publisher_event(struct publisher *p, const struct norm_event *ev, const char
 int publisher_bridge(struct publisher *p, const char *type, json_t *data, const char *agent_id)
 {
 	size_t len = 0;
-	char *text = s_envelope(p, NULL, type, "bridge", agent_id, data, &len);
+	char *text = s_envelope(p, NULL, type, "bridge", agent_id, data, NULL, 0, &len);
 
 	if (!text)
 		return -1;

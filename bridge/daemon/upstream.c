@@ -431,6 +431,12 @@ static void s_on_frame(struct upstream *up, const char *text, size_t len)
 	char err[256];
 
 	up->stats.frames++;
+	if (normalize_frame_fast(text, len, up->cfg->max_frame, &ev) == 1) {
+		if (up->cbs.on_event)
+			up->cbs.on_event(up->ud, &ev);
+		norm_event_clear(&ev);
+		return;
+	}
 	if (normalize_frame(text, len, up->cfg->max_frame, &ev, err, sizeof(err)) != 0) {
 		s_skip(up, err, text, len);
 		return;
