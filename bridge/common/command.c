@@ -281,6 +281,10 @@ out:
 	if (rc != 0) {
 		json_decref(out->root);
 		memset(out, 0, sizeof *out);
+	} else if (id_out != NULL && *id_out != NULL) {
+		/* the contract: *id_out is for error replies only; success has out->id */
+		json_decref(*id_out);
+		*id_out = NULL;
 	}
 	return rc;
 }

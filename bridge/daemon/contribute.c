@@ -90,10 +90,13 @@ static void s_item_free(struct item *it)
 	free(it);
 }
 
-static struct item *s_find_in_flight(struct contribute *cp, const char *idkey)
+/* The unanswered item with idkey, other than self (itself already in the list). */
+static struct item *s_find_in_flight(struct contribute *cp, const char *idkey,
+				     const struct item *self)
 {
 	for (struct item *it = cp->all; it; it = it->all_next)
-		if (!it->answered && it->st != IT_GONE && strcmp(it->idkey, idkey) == 0)
+		if (it != self && !it->answered && it->st != IT_GONE &&
+		    strcmp(it->idkey, idkey) == 0)
 			return it;
 	return NULL;
 }
@@ -183,7 +186,9 @@ static void s_rest_ok(struct item *it, const struct rest_response *resp)
 	s_answer(it, s_success(it, "rest", c), OUTCOME_CONFIRMED);
 }
 
-static void s_rest_network_failure(struct item *it, const struct rest_response *resp)
+/* Returns true when the item was re-routed to the WebSocket (it lives on), false when it
+ * was answered. */
+static bool s_rest_network_failure(struct item *it, const struct rest_response *resp)
 {
 	struct contribute *cp = it->cp;
 	char msg[256];
@@ -194,7 +199,7 @@ static void s_rest_network_failure(struct item *it, const struct rest_response *
 			 "REST: %s after the request was sent: it may or may not have been applied",
 			 resp->error ? resp->error : "failure");
 		s_answer(it, s_error(it, "outcome_unknown", msg, -1, 0), OUTCOME_UNKNOWN);
-		return;
+		return false;
 	}
 	if (cp->b->cfg.contribute_via == VIA_AUTO && !cp->shutting_down) {
 		cp->rest_down_until = s_now() + REST_DOWN_MS;
@@ -202,10 +207,11 @@ static void s_rest_network_failure(struct item *it, const struct rest_response *
 			log_info("contribute: REST unreachable (%s); using the WebSocket",
 				 resp->error ? resp->error : "?");
 			it->st = IT_QUEUED;
+			it->via_ws = true;
 			if (fairq_push(cp->queue, it->client, it->client_len, it) == 0) {
 				s_pump(cp);
 				s_arm_deadline(cp);
-				return;
+				return true;
 			}
 		}
 	}
@@ -214,6 +220,7 @@ static void s_rest_network_failure(struct item *it, const struct rest_response *
 		 resp->error ? resp->error : "cannot reach the server");
 	s_answer(it, s_error(it, cp->shutting_down ? "shutting_down" : "not_connected", msg, -1, 0),
 		 -1);
+	return false;
 }
 
 static void s_rest_done(const struct rest_response *resp, void *ud)
@@ -235,10 +242,8 @@ static void s_rest_done(const struct rest_response *resp, void *ud)
 		s_server_message(resp, msg, sizeof(msg));
 		s_answer(it, s_error(it, "upstream_rejected", msg, -1, resp->status),
 			 OUTCOME_REJECTED);
-	} else if (it->st == IT_REST) {
-		s_rest_network_failure(it, resp);
-		if (it->st == IT_QUEUED)
-			return; /* re-routed to the WebSocket */
+	} else if (s_rest_network_failure(it, resp)) {
+		return; /* re-routed to the WebSocket: the item lives on */
 	}
 	it->st = IT_GONE;
 	s_item_free(it);
@@ -492,8 +497,8 @@ static void s_repeat(struct contribute *cp, struct item *it)
 		s_item_free(it);
 		return;
 	}
-	orig = s_find_in_flight(cp, it->idkey);
-	if (!orig || orig == it) {
+	orig = s_find_in_flight(cp, it->idkey, it);
+	if (!orig) {
 		it->answered = true;
 		it->fn(it->ud, s_error(it, "outcome_unknown", "a request with this id is in flight",
 				       -1, 0));
