@@ -32,8 +32,14 @@ __attribute__((format(printf, 3, 4))) static int s_fail(struct cmd_error *err, c
  * characters and quotes replaced, so a message stays one printable line. */
 static void s_quote(const char *s, size_t len, char *out, size_t outlen, size_t max)
 {
-	size_t o = 0;
-	for (size_t i = 0; i < len && i < max && o + 1 < outlen; i++) {
+	size_t o = 0, n = len < max ? len : max;
+
+	/* never cut a UTF-8 character in two: the message must stay valid UTF-8, or jansson
+	 * refuses to put it in the reply */
+	if (n < len)
+		while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+			n--;
+	for (size_t i = 0; i < n && o + 1 < outlen; i++) {
 		unsigned char c = (unsigned char)s[i];
 		out[o++] = (c < 0x20 || c == 0x7f || c == '\'' || c == '\\') ? '?' : (char)c;
 	}

@@ -579,6 +579,32 @@ static int s_fast_members(const char *s, const struct jtok *toks, uint32_t data,
 	return 0;
 }
 
+#define FAST_MAX_MEMBERS 32
+
+/* True when every object in tokens [from, to) has distinct member names without escapes.
+ * jansson keeps the last of duplicate names; a verbatim copy would keep both, so such
+ * frames (and names whose escapes could hide a duplicate) are left to the slow path. */
+static bool s_fast_names_unique(const char *s, const struct jtok *toks, uint32_t from, uint32_t to)
+{
+	for (uint32_t t = from; t < to; t++) {
+		uint32_t keys[FAST_MAX_MEMBERS], n = 0;
+
+		if (toks[t].type != JT_OBJ || toks[t].count < 1)
+			continue;
+		if (toks[t].count > FAST_MAX_MEMBERS)
+			return false;
+		for (uint32_t k = t + 1; k < toks[t].next; k = toks[k + 1].next) {
+			if (toks[k].flags & JT_F_ESCAPE)
+				return false;
+			for (uint32_t i = 0; i < n; i++)
+				if (s_tok_same_key(s, &toks[keys[i]], &toks[k]))
+					return false;
+			keys[n++] = k;
+		}
+	}
+	return true;
+}
+
 /* The raw text of a string token without its quotes (only for tokens without escapes). */
 static const char *s_inner(const char *s, const struct jtok *t, size_t *len)
 {
@@ -669,7 +695,8 @@ int normalize_frame_fast(const char *text, size_t len, size_t max_len, struct no
 		tname[tlen] = '\0';
 		sc = s_schema_for(tname);
 	}
-	if (!sc || s_fast_members(text, toks, data, sc, &m) != 0)
+	if (!sc || s_fast_members(text, toks, data, sc, &m) != 0 ||
+	    !s_fast_names_unique(text, toks, data + 1, toks[data].next))
 		return 0;
 	ident = m.field[s_field_index(sc, sc->identity)];
 	topic = m.field[s_field_index(sc, sc->topic_field)];

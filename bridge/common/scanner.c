@@ -69,11 +69,16 @@ static bool s_has(const struct span *sp, size_t i, const char *lit, bool nocase)
 	return true;
 }
 
-/* Length of the run at i of bytes accepted by ok(). */
+/* Every pattern looks at a bounded run: keys, user names, passwords and addresses are far
+ * shorter, and an unbounded look from every position made hostile input ("sk-sk-sk-...",
+ * 256 KiB) quadratic: seconds of a stalled event loop. A run longer than this is cut. */
+#define RUN_MAX 256
+
+/* Length of the run at i of bytes accepted by ok(), at most RUN_MAX. */
 static size_t s_run(const struct span *sp, size_t i, bool (*ok)(int c))
 {
 	size_t n = 0;
-	while (i + n < sp->len && ok(sp->s[i + n]))
+	while (n < RUN_MAX && i + n < sp->len && ok(sp->s[i + n]))
 		n++;
 	return n;
 }

@@ -15,6 +15,7 @@
 #include "bridge.h"
 #include "command.h"
 #include "contribute.h"
+#include "curve.h"
 #include "fdwatch.h"
 #include "inbox.h"
 #include "log.h"
@@ -117,8 +118,15 @@ static void s_send_error(struct commands *c, const struct addr *a, json_t *id, c
 {
 	json_t *r = cmd_error_reply(id, code, msg, -1, 0);
 
+	/* every request gets a reply, even when this one cannot be built (out of memory, or a
+	 * message jansson refuses): a REQ client without one would hang */
+	if (!r)
+		r = json_pack("{s:b, s:{s:s, s:s}}", "ok", 0, "error", "code", code, "message",
+			      "the error message could not be encoded");
 	if (r)
 		s_send(c, a, r);
+	else
+		c->dropped++;
 	json_decref(r);
 }
 
@@ -403,11 +411,8 @@ struct commands *commands_new(struct bridge *b, char *err, size_t errlen)
 	zmq_setsockopt(c->sock, ZMQ_ROUTER_MANDATORY, &one, sizeof(one));
 	zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof(linger));
 	zmq_setsockopt(c->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
-	if (zmq_bind(c->sock, b->cfg.commands) != 0) {
-		snprintf(err, errlen, "--commands %s: cannot bind: %s", b->cfg.commands,
-			 zmq_strerror(errno));
+	if (curve_bind(b->curve, c->sock, b->cfg.commands, "--commands", err, errlen) != 0)
 		goto fail;
-	}
 	c->cp = contribute_new(b, err, errlen);
 	if (!c->cp)
 		goto fail;
