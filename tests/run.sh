@@ -3,23 +3,26 @@
 #
 # 1. checks the Debian packages (installs them when run as root, else prints the command
 #    and exits 2), 2. configures and builds build/ (RelWithDebInfo) and runs its ctest
-#    suite, 3. the same in build-asan/ with -DPP_SANITIZE=ON (AddressSanitizer + UBSan).
+#    suite, 3. the same in build-asan/ with -DPP_SANITIZE=ON (AddressSanitizer + UBSan),
+#    4. a short libFuzzer pass over the four fuzz targets (PP_FUZZ_SECONDS each, default 30).
 # Runnable from any directory; re-running reuses the build dirs.
-# Options: --no-asan (skip stage 3), --no-plain (skip stage 2), -L LABEL (ctest label
-# filter, e.g. -L unit). Env: PP_JOBS (default 2).
+# Options: --no-asan (skip stage 3), --no-plain (skip stage 2), --no-fuzz (skip stage 4),
+# -L LABEL (ctest label filter, e.g. -L unit). Env: PP_JOBS (default 2).
 set -u
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 jobs=${PP_JOBS:-2}
 do_plain=1
 do_asan=1
+do_fuzz=1
 ctest_filter=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--no-asan) do_asan=0 ;;
 	--no-plain) do_plain=0 ;;
+	--no-fuzz) do_fuzz=0 ;;
 	-L) ctest_filter=(-L "$2"); shift ;;
-	-h | --help) sed -n '2,10p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,11p' "$0"; exit 0 ;;
 	*) echo "run.sh: unknown option $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -79,6 +82,20 @@ stage() {
 
 [ $do_plain -eq 1 ] && stage "RelWithDebInfo" "$repo/build"
 [ $do_asan -eq 1 ] && stage "ASan+UBSan" "$repo/build-asan" -DPP_SANITIZE=ON
+
+# fuzz_stage: every target for PP_FUZZ_SECONDS on a copy of its seed corpus (clang, libFuzzer).
+fuzz_stage() {
+	local t0 secs=${PP_FUZZ_SECONDS:-30}
+	t0=$(date +%s)
+	echo "==== [fuzz] ${secs} s per target"
+	if PP_FUZZ_PARALLEL=$jobs "$repo/tests/fuzz/run_fuzz.sh" "$secs" "$repo/build-fuzz"; then
+		summary+=("fuzz: ok ($(($(date +%s) - t0)) s)")
+	else
+		summary+=("fuzz: FAILED ($(($(date +%s) - t0)) s)")
+		failed=1
+	fi
+}
+[ $do_fuzz -eq 1 ] && fuzz_stage
 
 echo
 echo "==== summary ($(($(date +%s) - start_all)) s)"
