@@ -129,6 +129,46 @@ int ppulse_ctl_replay(ppulse_ctl_t *ctl, uint64_t after_seq, uint32_t limit, cha
 int ppulse_ctl_outcome(ppulse_ctl_t *ctl, const char *id, char **reply, int timeout_ms);
 int ppulse_ctl_ping(ppulse_ctl_t *ctl, char **reply, int timeout_ms);
 
+/* ---- CurveZMQ: a bridge on another machine ------------------------------------- */
+
+/* A bridge that binds tcp:// beyond loopback requires CurveZMQ (docs/curve.md): the
+ * client needs the server's public key and its own key pair, whose public key is in the
+ * bridge's allow-list (--curve-clients). Keys are Z85 text, 40 characters. Key files hold
+ * one key, white space around it ignored: NAME.pub (public) and NAME.key (secret, mode
+ * 0600), as written by plurum-pulse-keygen NAME. */
+#define PPULSE_CURVE_KEY_LEN 40
+
+/* Environment variables plurum-pulse-sub and plurum-pulse-ctl read when their flags are
+ * absent: the file of the server's public key, and the file of the client's secret key. */
+#define PPULSE_ENV_CURVE_SERVER_KEY "PLURUM_PULSE_CURVE_SERVER_KEY"
+#define PPULSE_ENV_CURVE_CLIENT_KEY "PLURUM_PULSE_CURVE_CLIENT_KEY"
+
+typedef struct ppulse_curve {
+	char server_public[PPULSE_CURVE_KEY_LEN + 1]; /* Z85, NUL-terminated */
+	char client_public[PPULSE_CURVE_KEY_LEN + 1];
+	char client_secret[PPULSE_CURVE_KEY_LEN + 1];
+} ppulse_curve_t;
+
+/* Fill keys from server_public_file and client_secret_file (the client's public key is
+ * derived from its secret). A NULL file name takes the file named by
+ * PPULSE_ENV_CURVE_SERVER_KEY / PPULSE_ENV_CURVE_CLIENT_KEY. A secret file that group or others can access is refused.
+ * Returns PPULSE_OK, or PPULSE_EINVAL / PPULSE_EIO with one line in err naming the file
+ * (never the secret). Wipe keys with ppulse_curve_clear() when done. */
+int ppulse_curve_load(ppulse_curve_t *keys, const char *server_public_file,
+		      const char *client_secret_file, char *err, size_t errlen);
+/* Overwrite the keys with zeros. */
+void ppulse_curve_clear(ppulse_curve_t *keys);
+
+/* As ppulse_sub_new() and ppulse_ctl_new(), as CurveZMQ clients of a bridge with the
+ * server key keys->server_public (keys == NULL: no CurveZMQ, the same as the plain
+ * constructors). The keys are copied into the socket; the caller may clear them after.
+ * A bridge that refuses the key (not in its allow-list) is indistinguishable from one
+ * that is not running: the subscriber receives nothing, requests time out. */
+ppulse_sub_t *ppulse_sub_new_curve(const char *endpoint, const char *const *prefixes, size_t n,
+				   const ppulse_curve_t *keys, char *err, size_t errlen);
+ppulse_ctl_t *ppulse_ctl_new_curve(const char *endpoint, const ppulse_curve_t *keys, char *err,
+				   size_t errlen);
+
 /* Details of the command client (libplurum-pulse 0.x):
  * - Every request carries an "id". Without one, the library inserts
  *   "id":"ppc-<pid>-<nonce>-<counter>" after the opening '{' (for contribute it is then

@@ -76,6 +76,12 @@ static int s_configure(void *sock)
 
 ppulse_ctl_t *ppulse_ctl_new(const char *endpoint, char *err, size_t errlen)
 {
+	return ppulse_ctl_new_curve(endpoint, NULL, err, errlen);
+}
+
+ppulse_ctl_t *ppulse_ctl_new_curve(const char *endpoint, const ppulse_curve_t *keys, char *err,
+				   size_t errlen)
+{
 	char def[ENDPOINT_MAX], dummy[1];
 	if (err == NULL || errlen == 0) {
 		err = dummy;
@@ -95,6 +101,8 @@ ppulse_ctl_t *ppulse_ctl_new(const char *endpoint, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot create a ZeroMQ socket: %s", zmq_strerror(errno));
 		goto fail;
 	}
+	if (ppc__curve_apply(c->sock, keys, err, errlen) != 0)
+		goto fail;
 	if (zmq_connect(c->sock, endpoint) != 0) {
 		snprintf(err, errlen, "connect to %s: %s", endpoint, zmq_strerror(errno));
 		goto fail;

@@ -2,6 +2,7 @@
  *
  * zwait.c    deadlines, waiting on one ZeroMQ socket, reading a whole multipart message
  * jsonlite.c a growable text buffer, JSON string escaping, a structural scan of JSON text
+ * curve.c    CurveZMQ key files, and making a socket a CURVE client
  * Names are ppc__* (module-less: the library is one module); none is exported (see the
  * version script libplurum-pulse.map). */
 #ifndef PPULSE_CLIENT_INTERNAL_H
@@ -12,6 +13,8 @@
 #include <stdint.h>
 
 #include <zmq.h>
+
+#include "plurum_pulse.h"
 
 /* ---- zwait.c --------------------------------------------------------------------- */
 
@@ -72,5 +75,11 @@ int ppc__json_find_member(const char *text, size_t len, const char *name, const 
 /* True when [text, text+len) is exactly one structurally well-formed JSON object, with
  * only white space around it. */
 bool ppc__json_is_object(const char *text, size_t len);
+
+/* ---- curve.c --------------------------------------------------------------------- */
+
+/* Make sock a CurveZMQ client with keys (before it connects); nothing when keys is NULL.
+ * Returns 0, or -1 with errno set and one line in err. */
+int ppc__curve_apply(void *sock, const ppulse_curve_t *keys, char *err, size_t errlen);
 
 #endif

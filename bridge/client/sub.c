@@ -59,6 +59,12 @@ static int s_subscribe(void *sock, const char *const *prefixes, size_t n, char *
 ppulse_sub_t *ppulse_sub_new(const char *endpoint, const char *const *prefixes, size_t n, char *err,
 			     size_t errlen)
 {
+	return ppulse_sub_new_curve(endpoint, prefixes, n, NULL, err, errlen);
+}
+
+ppulse_sub_t *ppulse_sub_new_curve(const char *endpoint, const char *const *prefixes, size_t n,
+				   const ppulse_curve_t *keys, char *err, size_t errlen)
+{
 	char def[ENDPOINT_MAX];
 	int linger = 0;
 	char dummy[1];
@@ -81,7 +87,8 @@ ppulse_sub_t *ppulse_sub_new(const char *endpoint, const char *const *prefixes, 
 		goto fail;
 	}
 	zmq_setsockopt(s->sock, ZMQ_LINGER, &linger, sizeof linger);
-	if (s_subscribe(s->sock, prefixes, n, err, errlen) != 0)
+	if (ppc__curve_apply(s->sock, keys, err, errlen) != 0 ||
+	    s_subscribe(s->sock, prefixes, n, err, errlen) != 0)
 		goto fail;
 	/* Connecting is asynchronous: a bridge that starts later is still reached. */
 	if (zmq_connect(s->sock, endpoint) != 0) {

@@ -62,6 +62,12 @@ static const struct opt s_opts[] = {
      "turn off TLS peer and host-name verification (warned on every connect)"},
     {"allow-insecure-remote", NULL, OT_BOOL, 0, 0, "false", OFF(allow_insecure_remote),
      "allow binding endpoints to non-loopback TCP addresses without CurveZMQ"},
+    {"curve-secret-file", "PLURUM_PULSE_CURVE_SECRET_FILE", OT_STR, 0, 0, "",
+     OFF(curve_secret_file),
+     "CurveZMQ: file holding the server's secret key (z85, mode 0600); turns CURVE on for "
+     "tcp:// endpoints (see docs/curve.md)"},
+    {"curve-clients", "PLURUM_PULSE_CURVE_CLIENTS", OT_STR, 0, 0, "", OFF(curve_clients),
+     "CurveZMQ: allow-list of client public keys (z85), one a line, '#' comments"},
     {"inbox-mark-read", NULL, OT_BOOL, 0, 0, "false", OFF(inbox_mark_read),
      "mark inbox events read after recovering them"},
     {"no-backfill", NULL, OT_BOOL, 0, 0, "false", OFF(no_backfill),
@@ -351,7 +357,8 @@ int config_check_endpoint(const char *what, const char *endpoint, bool allow_rem
 	if (!allow_remote && !s_is_loopback(host, (size_t)(colon - host))) {
 		snprintf(err, errlen,
 			 "%s: '%s' is not a loopback address; remote clients need CurveZMQ "
-			 "(not supported yet), or give --allow-insecure-remote",
+			 "(--curve-secret-file and --curve-clients, see docs/curve.md), or give "
+			 "--allow-insecure-remote",
 			 what, endpoint);
 		return PP_EUSAGE;
 	}
@@ -574,6 +581,44 @@ static int s_walk_argv(struct config *cfg, int argc, char *const argv[], enum pa
 	return PP_OK;
 }
 
+/* tcp://HOST:* (ZeroMQ's wildcard) or :0: each bind gets its own port, so the same text
+ * for both endpoints is not a clash. */
+static bool s_ephemeral_port(const char *endpoint)
+{
+	size_t n = strlen(endpoint);
+
+	return strncmp(endpoint, "tcp://", 6) == 0 && n > 2 &&
+	       (strcmp(endpoint + n - 2, ":*") == 0 || strcmp(endpoint + n - 2, ":0") == 0);
+}
+
+bool config_curve_enabled(const struct config *cfg)
+{
+	return cfg->curve_secret_file[0] != '\0' && cfg->curve_clients[0] != '\0';
+}
+
+/* The CurveZMQ settings come as a pair: a server key without an allow-list would let
+ * nobody in (or, worse, be read as "everybody"); an allow-list without a key is a
+ * forgotten setting. The files themselves are read by the daemon at start. */
+static int s_check_curve(const struct config *cfg, char *err, size_t errlen)
+{
+	bool has_secret = cfg->curve_secret_file[0] != '\0';
+	bool has_clients = cfg->curve_clients[0] != '\0';
+
+	if (has_secret && !has_clients) {
+		snprintf(err, errlen,
+			 "--curve-clients: needed with --curve-secret-file (the allow-list of "
+			 "client public keys)");
+		return PP_EUSAGE;
+	}
+	if (has_clients && !has_secret) {
+		snprintf(err, errlen,
+			 "--curve-secret-file: needed with --curve-clients (the server's secret "
+			 "key)");
+		return PP_EUSAGE;
+	}
+	return PP_OK;
+}
+
 static int s_load(struct config *cfg, int argc, char *const argv[], char *const envp[], char *err,
 		  size_t errlen)
 {
@@ -608,20 +653,21 @@ static int s_load(struct config *cfg, int argc, char *const argv[], char *const 
 		snprintf(err, errlen, "--rest-url: cannot derive it from --url '%s'", cfg->url);
 		return PP_EUSAGE;
 	}
-	if (cfg->backoff_base_ms > cfg->backoff_cap_ms) {
-		snprintf(err, errlen, "--backoff-base-ms: %u is larger than --backoff-cap-ms %u",
-			 (unsigned)cfg->backoff_base_ms, (unsigned)cfg->backoff_cap_ms);
-		return PP_EUSAGE;
-	}
+	/* a cap below the base means "never wait longer than the cap": the base follows it */
+	if (cfg->backoff_base_ms > cfg->backoff_cap_ms)
+		cfg->backoff_base_ms = cfg->backoff_cap_ms;
+	if ((rc = s_check_curve(cfg, err, errlen)) != PP_OK)
+		return rc;
+	bool remote_ok = cfg->allow_insecure_remote || config_curve_enabled(cfg);
 	if (cfg->events[0] != '\0' &&
-	    (rc = config_check_endpoint("--events", cfg->events, cfg->allow_insecure_remote, err,
-					errlen)) != PP_OK)
+	    (rc = config_check_endpoint("--events", cfg->events, remote_ok, err, errlen)) != PP_OK)
 		return rc;
 	if (cfg->commands[0] != '\0' &&
-	    (rc = config_check_endpoint("--commands", cfg->commands, cfg->allow_insecure_remote,
-					err, errlen)) != PP_OK)
+	    (rc = config_check_endpoint("--commands", cfg->commands, remote_ok, err, errlen)) !=
+		PP_OK)
 		return rc;
-	if (cfg->events[0] != '\0' && strcmp(cfg->events, cfg->commands) == 0) {
+	if (cfg->events[0] != '\0' && strcmp(cfg->events, cfg->commands) == 0 &&
+	    !s_ephemeral_port(cfg->events)) {
 		snprintf(err, errlen, "--commands: the same endpoint as --events");
 		return PP_EUSAGE;
 	}

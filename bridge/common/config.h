@@ -27,20 +27,22 @@ struct config {
 	bool legacy_query_token;	    /* --legacy-query-token */
 	bool insecure;			    /* --insecure */
 	bool allow_insecure_remote;	    /* --allow-insecure-remote */
-	bool inbox_mark_read;		    /* --inbox-mark-read */
-	bool no_backfill;		    /* --no-backfill */
-	int log_level;			    /* --log-level error|warn|info|debug: info */
-	uint32_t replay_size;		    /* --replay-size: 10000 (0..1000000) */
-	uint32_t dedup_size;		    /* --dedup-size: 100000 (1..10000000) */
-	uint32_t ping_interval_ms;	    /* --ping-interval-ms: 20000 (100..600000) */
-	uint32_t auth_timeout_ms;	    /* --auth-timeout-ms: 30000 (1000..600000) */
-	uint32_t backoff_base_ms;	    /* --backoff-base-ms: 500 (1..60000) */
-	uint32_t backoff_cap_ms;	    /* --backoff-cap-ms: 60000 (10..3600000) */
-	uint32_t healthy_after_ms;	    /* --healthy-after-ms: 30000 (0..3600000) */
-	uint32_t rest_inflight;		    /* --rest-inflight: 4 (1..64) */
-	uint32_t client_quota;		    /* --client-quota: 0 = none (queued per client) */
-	uint32_t max_frame;		    /* --max-frame: 16 MiB (1024..64 MiB) */
-	bool check_config;		    /* --check-config: validate, print, exit */
+	char curve_secret_file[CONFIG_STR_MAX]; /* --curve-secret-file: the server's secret key */
+	char curve_clients[CONFIG_STR_MAX];	/* --curve-clients: allow-list of client keys */
+	bool inbox_mark_read;			/* --inbox-mark-read */
+	bool no_backfill;			/* --no-backfill */
+	int log_level;				/* --log-level error|warn|info|debug: info */
+	uint32_t replay_size;			/* --replay-size: 10000 (0..1000000) */
+	uint32_t dedup_size;			/* --dedup-size: 100000 (1..10000000) */
+	uint32_t ping_interval_ms;		/* --ping-interval-ms: 20000 (100..600000) */
+	uint32_t auth_timeout_ms;		/* --auth-timeout-ms: 30000 (1000..600000) */
+	uint32_t backoff_base_ms;		/* --backoff-base-ms: 500 (1..60000) */
+	uint32_t backoff_cap_ms;		/* --backoff-cap-ms: 60000 (10..3600000) */
+	uint32_t healthy_after_ms;		/* --healthy-after-ms: 30000 (0..3600000) */
+	uint32_t rest_inflight;			/* --rest-inflight: 4 (1..64) */
+	uint32_t client_quota;			/* --client-quota: 0 = none (queued per client) */
+	uint32_t max_frame;			/* --max-frame: 16 MiB (1024..64 MiB) */
+	bool check_config;			/* --check-config: validate, print, exit */
 };
 
 /* Fill cfg with the defaults. */
@@ -84,9 +86,13 @@ int config_parse_url(const char *url, struct url_parts *out, char *err, size_t e
 int config_default_endpoints(struct config *cfg, char *err, size_t errlen);
 
 /* Check one ZeroMQ endpoint for binding: ipc:// or tcp://; a tcp:// address that is not
- * loopback is refused unless allow_remote (remote peers would need CurveZMQ). what names
- * the setting in err. Returns PP_OK or PP_EUSAGE. */
+ * loopback is refused unless allow_remote (CurveZMQ is configured, or
+ * --allow-insecure-remote). what names the setting in err. Returns PP_OK or PP_EUSAGE. */
 int config_check_endpoint(const char *what, const char *endpoint, bool allow_remote, char *err,
 			  size_t errlen);
+
+/* True when the CurveZMQ server settings are given (both --curve-secret-file and
+ * --curve-clients; config_load refuses one without the other). */
+bool config_curve_enabled(const struct config *cfg);
 
 #endif

@@ -13,6 +13,7 @@
 #include <zmq.h>
 
 #include "commands.h"
+#include "curve.h"
 #include "endpoint.h"
 #include "fdwatch.h"
 #include "inbox.h"
@@ -186,6 +187,16 @@ static void s_begin_stop(struct bridge *b, int sig)
 	upstream_stop(b->up);
 }
 
+static void s_reload_curve_clients(struct curve *cv)
+{
+	char err[512];
+
+	if (curve_reload(cv, err, sizeof(err)) != 0)
+		log_warn("SIGHUP: %s; keeping the current allow-list", err);
+	else
+		log_info("SIGHUP: %zu CurveZMQ client keys allowed", curve_clients(cv));
+}
+
 static void s_on_sighup(struct bridge *b)
 {
 	char old[API_KEY_MAX];
@@ -200,6 +211,8 @@ static void s_on_sighup(struct bridge *b)
 		log_info("SIGHUP: the key is unchanged");
 	}
 	explicit_bzero(old, sizeof(old));
+	if (b->curve)
+		s_reload_curve_clients(b->curve);
 }
 
 static void s_on_signal_fd(void *ud)
@@ -300,7 +313,12 @@ static int s_create_zmq(struct bridge *b, char *err, size_t errlen)
 		snprintf(err, errlen, "zmq_ctx_new: %s", zmq_strerror(errno));
 		return -1;
 	}
-	b->pub = publisher_new(b->zctx, b->cfg.events, b->run, b->cfg.replay_size,
+	/* the ZAP handler must be bound before any CURVE socket binds (see curve.h) */
+	if (config_curve_enabled(&b->cfg) &&
+	    !(b->curve = curve_new(b->zctx, b->lws, b->vh, b->cfg.curve_secret_file,
+				   b->cfg.curve_clients, err, errlen)))
+		return -1;
+	b->pub = publisher_new(b->zctx, b->curve, b->cfg.events, b->run, b->cfg.replay_size,
 			       b->cfg.dedup_size, err, errlen);
 	if (!b->pub)
 		return -1;
@@ -354,6 +372,7 @@ static void s_teardown(struct bridge *b)
 	commands_destroy(&b->cmds);
 	fdwatch_destroy(&b->sig_watch);
 	fdwatch_destroy(&b->pub_watch);
+	curve_destroy(&b->curve); /* its watch goes before the lws context */
 	if (b->lws)
 		lws_context_destroy(b->lws);
 	b->lws = NULL;

@@ -16,6 +16,7 @@ struct fdwatch;
 struct commands;
 struct rest_client;
 struct inbox;
+struct curve;
 
 /* Event kinds counted in status (by envelope type). */
 enum ev_kind { EVK_SESSION_OPENED, EVK_SESSION_CLOSED, EVK_CONTRIBUTION, EVK_UPSTREAM, EVK_COUNT };
@@ -37,6 +38,7 @@ struct bridge {
 	void *zctx;
 	struct publisher *pub;
 	struct fdwatch *pub_watch;
+	struct curve *curve; /* CurveZMQ and its ZAP handler; NULL when not configured */
 	struct upstream *up;
 	struct commands *cmds;
 	struct rest_client *rest;

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <zmq.h>
 
+#include "curve.h"
 #include "dedup.h"
 #include "log.h"
 #include "ring.h"
@@ -41,8 +42,9 @@ static long long s_now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-struct publisher *publisher_new(void *zctx, const char *endpoint, const char *run, size_t ring_size,
-				size_t dedup_size, char *err, size_t errlen)
+struct publisher *publisher_new(void *zctx, const struct curve *curve, const char *endpoint,
+				const char *run, size_t ring_size, size_t dedup_size, char *err,
+				size_t errlen)
 {
 	struct publisher *p = calloc(1, sizeof(*p));
 	int one = 1, hwm = SNDHWM, linger = LINGER_MS;
@@ -62,11 +64,8 @@ struct publisher *publisher_new(void *zctx, const char *endpoint, const char *ru
 	zmq_setsockopt(p->sock, ZMQ_XPUB_VERBOSE, &one, sizeof(one));
 	zmq_setsockopt(p->sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
 	zmq_setsockopt(p->sock, ZMQ_LINGER, &linger, sizeof(linger));
-	if (zmq_bind(p->sock, endpoint) != 0) {
-		snprintf(err, errlen, "--events %s: cannot bind: %s", endpoint,
-			 zmq_strerror(errno));
+	if (curve_bind(curve, p->sock, endpoint, "--events", err, errlen) != 0)
 		goto fail;
-	}
 	return p;
 nomem:
 	snprintf(err, errlen, "out of memory");

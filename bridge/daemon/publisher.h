@@ -11,6 +11,7 @@
 #include "normalize.h"
 
 struct publisher;
+struct curve;
 
 struct publisher_stats {
 	uint64_t published;	 /* events with a new seq */
@@ -20,9 +21,11 @@ struct publisher_stats {
 	uint64_t subscriptions;	 /* subscribe messages seen */
 };
 
-/* Bind an XPUB socket on endpoint. run is the run id (copied). Returns NULL with err. */
-struct publisher *publisher_new(void *zctx, const char *endpoint, const char *run, size_t ring_size,
-				size_t dedup_size, char *err, size_t errlen);
+/* Bind an XPUB socket on endpoint (through curve_bind: CurveZMQ on tcp:// when curve is not
+ * NULL). run is the run id (copied). Returns NULL with err. */
+struct publisher *publisher_new(void *zctx, const struct curve *curve, const char *endpoint,
+				const char *run, size_t ring_size, size_t dedup_size, char *err,
+				size_t errlen);
 /* Close the socket (linger bounded), free everything, NULL the pointer. */
 void publisher_destroy(struct publisher **self_p);
 

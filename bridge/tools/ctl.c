@@ -41,6 +41,7 @@ struct opts {
 	long long limit; /* 0: the bridge's default */
 	/* outcome */
 	const char *outcome_id;
+	const char *curve_server, *curve_client; /* key files, NULL: the environment's */
 };
 
 static void s_help(void)
@@ -64,6 +65,12 @@ static void s_help(void)
 	       "(default 5000;\n"
 	       "                       for contribute at least its timeout + 2000)\n"
 	       "  --pretty             print the reply indented\n"
+	       "  --curve-server-key FILE  CurveZMQ (a remote bridge, docs/curve.md): the "
+	       "bridge's\n"
+	       "                       public key (default: $" PPULSE_ENV_CURVE_SERVER_KEY ")\n"
+	       "  --curve-client-key FILE  this client's secret key, mode 0600, whose public\n"
+	       "                       key is in the bridge's --curve-clients (default: "
+	       "$" PPULSE_ENV_CURVE_CLIENT_KEY ")\n"
 	       "  --help, --version\n\n"
 	       "Exit status: 0 when the reply has \"ok\":true, 1 for an error reply, 2 for bad "
 	       "usage,\n"
@@ -84,6 +91,14 @@ static bool s_common_opt(int argc, char **argv, int *i, struct opts *o)
 	}
 	if (strcmp(a, "--pretty") == 0) {
 		o->pretty = true;
+		return true;
+	}
+	if (tool_flag_value(PROG, argc, argv, i, "--curve-server-key", &v)) {
+		o->curve_server = v;
+		return true;
+	}
+	if (tool_flag_value(PROG, argc, argv, i, "--curve-client-key", &v)) {
+		o->curve_client = v;
 		return true;
 	}
 	if (tool_flag_value(PROG, argc, argv, i, "--commands", &v)) {
@@ -277,7 +292,15 @@ int main(int argc, char **argv)
 	s_parse(argc, argv, &o);
 	if (o.endpoint == NULL && ppulse_default_commands_endpoint(endpoint, sizeof endpoint) == 0)
 		o.endpoint = endpoint;
-	ppulse_ctl_t *ctl = ppulse_ctl_new(o.endpoint, err, sizeof err);
+	ppulse_curve_t keys;
+	bool curve = o.curve_server || o.curve_client || getenv(PPULSE_ENV_CURVE_SERVER_KEY) ||
+		     getenv(PPULSE_ENV_CURVE_CLIENT_KEY);
+	if (curve &&
+	    ppulse_curve_load(&keys, o.curve_server, o.curve_client, err, sizeof err) != PPULSE_OK)
+		tool_usage_error(PROG, "%s", err);
+	ppulse_ctl_t *ctl = ppulse_ctl_new_curve(o.endpoint, curve ? &keys : NULL, err, sizeof err);
+	if (curve)
+		ppulse_curve_clear(&keys); /* the socket has its own copy */
 	if (ctl == NULL)
 		tool_usage_error(PROG, "%s", err);
 	rc = s_send(ctl, &o, &reply, &wait);

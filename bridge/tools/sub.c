@@ -29,12 +29,13 @@ struct opts {
 	long long timeout_ms; /* -1: none */
 	const char **prefixes;
 	size_t nprefixes;
+	const char *curve_server, *curve_client; /* key files, NULL: the environment's */
 };
 
 static void s_help(void)
 {
-	printf("Usage: " PROG " [--events ENDPOINT] [--pretty] [--count N] [--timeout-ms MS] "
-	       "[PREFIX...]\n"
+	printf("Usage: " PROG " [--events ENDPOINT] [--pretty] [--count N] [--timeout-ms MS]\n"
+	       "       [--curve-server-key FILE --curve-client-key FILE] [PREFIX...]\n"
 	       "Print the events of plurum-pulse-bridge, one JSON envelope a line.\n\n"
 	       "  --events ENDPOINT  the bridge's event socket (default: $" PPULSE_ENV_EVENTS
 	       ", else\n"
@@ -43,6 +44,12 @@ static void s_help(void)
 	       "  --count N          exit 0 after N events\n"
 	       "  --timeout-ms MS    exit 1 when MS pass without an event (from the start,\n"
 	       "                     then from each event)\n"
+	       "  --curve-server-key FILE  CurveZMQ (a remote bridge, docs/curve.md): the\n"
+	       "                     bridge's public key (default: $" PPULSE_ENV_CURVE_SERVER_KEY
+	       ")\n"
+	       "  --curve-client-key FILE  this client's secret key, mode 0600, whose public key\n"
+	       "                     is in the bridge's --curve-clients (default: "
+	       "$" PPULSE_ENV_CURVE_CLIENT_KEY ")\n"
 	       "  PREFIX...          topic prefixes to subscribe to (default: everything),\n"
 	       "                     e.g. session. contribution.received. bridge.status\n"
 	       "  --help, --version\n\n"
@@ -80,6 +87,10 @@ static void s_parse(int argc, char **argv, struct opts *o)
 			if (v[0] == '\0')
 				tool_usage_error(PROG, "--events: empty endpoint");
 			o->endpoint = v;
+		} else if (tool_flag_value(PROG, argc, argv, &i, "--curve-server-key", &v)) {
+			o->curve_server = v;
+		} else if (tool_flag_value(PROG, argc, argv, &i, "--curve-client-key", &v)) {
+			o->curve_client = v;
 		} else if (tool_flag_value(PROG, argc, argv, &i, "--count", &v)) {
 			o->count = tool_number(PROG, "--count", v, 1, INT64_MAX);
 		} else if (tool_flag_value(PROG, argc, argv, &i, "--timeout-ms", &v)) {
@@ -187,7 +198,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, PROG ": signals: %s\n", strerror(errno));
 		goto out;
 	}
-	ppulse_sub_t *sub = ppulse_sub_new(o.endpoint, o.prefixes, o.nprefixes, err, sizeof err);
+	ppulse_curve_t keys;
+	bool curve = o.curve_server || o.curve_client || getenv(PPULSE_ENV_CURVE_SERVER_KEY) ||
+		     getenv(PPULSE_ENV_CURVE_CLIENT_KEY);
+	if (curve &&
+	    ppulse_curve_load(&keys, o.curve_server, o.curve_client, err, sizeof err) != PPULSE_OK)
+		tool_usage_error(PROG, "%s", err);
+	ppulse_sub_t *sub = ppulse_sub_new_curve(o.endpoint, o.prefixes, o.nprefixes,
+						 curve ? &keys : NULL, err, sizeof err);
+	if (curve)
+		ppulse_curve_clear(&keys); /* the socket has its own copy */
 	if (sub == NULL) {
 		fprintf(stderr, PROG ": %s\n", err);
 		status = TOOL_EXIT_USAGE; /* a bad endpoint is the caller's argument */
