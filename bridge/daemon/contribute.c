@@ -12,10 +12,10 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "bridge.h"
 #include "budget.h"
+#include "clock.h"
 #include "fairq.h"
 #include "log.h"
 #include "outcome.h"
@@ -62,14 +62,6 @@ struct contribute {
 	bool shutting_down;
 	struct contribute_counts n;
 };
-
-static long long s_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void s_pump(struct contribute *cp);
 static void s_arm_deadline(struct contribute *cp);
@@ -202,8 +194,8 @@ static bool s_rest_network_failure(struct item *it, const struct rest_response *
 		return false;
 	}
 	if (cp->b->cfg.contribute_via == VIA_AUTO && !cp->shutting_down) {
-		cp->rest_down_until = s_now() + REST_DOWN_MS;
-		if (upstream_connected(cp->b->up) && s_now() < it->deadline) {
+		cp->rest_down_until = clock_mono_ms() + REST_DOWN_MS;
+		if (upstream_connected(cp->b->up) && clock_mono_ms() < it->deadline) {
 			log_info("contribute: REST unreachable (%s); using the WebSocket",
 				 resp->error ? resp->error : "?");
 			it->st = IT_QUEUED;
@@ -253,7 +245,7 @@ static void s_rest_done(const struct rest_response *resp, void *ud)
 static void s_send_rest(struct contribute *cp, struct item *it)
 {
 	char path[CMD_SESSION_ID_MAX * 3 + 32], *body;
-	long long left = it->deadline - s_now();
+	long long left = it->deadline - clock_mono_ms();
 	size_t len = 0, o = 0;
 	static const char hex[] = "0123456789ABCDEF";
 
@@ -318,7 +310,7 @@ static int s_send_ws(struct contribute *cp, struct item *it)
 
 	if (!upstream_connected(cp->b->up))
 		return -1;
-	if (budget_take(cp->budget, (uint64_t)s_now()) != 0)
+	if (budget_take(cp->budget, (uint64_t)clock_mono_ms()) != 0)
 		return -1;
 	text = cmd_contribute_ws_message(&it->req, &len);
 	if (!text || upstream_send(cp->b->up, text, len, it) != 0) {
@@ -338,7 +330,7 @@ static bool s_wants_ws(struct contribute *cp)
 	case VIA_WS:
 		return true;
 	case VIA_AUTO:
-		return s_now() < cp->rest_down_until && upstream_connected(cp->b->up);
+		return clock_mono_ms() < cp->rest_down_until && upstream_connected(cp->b->up);
 	default:
 		return false;
 	}
@@ -368,8 +360,8 @@ static void s_pump(struct contribute *cp)
 		s_send_rest(cp, it);
 	}
 	if (!cp->shutting_down && fairq_peek(cp->queue) && upstream_connected(cp->b->up) &&
-	    budget_left(cp->budget, (uint64_t)s_now()) == 0) {
-		uint64_t wait = budget_wait_ms(cp->budget, (uint64_t)s_now());
+	    budget_left(cp->budget, (uint64_t)clock_mono_ms()) == 0) {
+		uint64_t wait = budget_wait_ms(cp->budget, (uint64_t)clock_mono_ms());
 
 		lws_sul_schedule(cp->b->lws, 0, &cp->pump_sul, s_pump_cb,
 				 (lws_usec_t)(wait ? wait : 1) * LWS_US_PER_MS);
@@ -429,7 +421,7 @@ static void s_expire_queued(void *item, void *ud)
 static void s_deadline_cb(lws_sorted_usec_list_t *sul)
 {
 	struct contribute *cp = lws_container_of(sul, struct contribute, deadline_sul);
-	struct expiry e = {s_now(), 0};
+	struct expiry e = {clock_mono_ms(), 0};
 
 	fairq_remove_if(cp->queue, s_expired, s_expire_queued, &e);
 	/* written but unanswered past the deadline: tell the client now; the reply, if it
@@ -528,7 +520,7 @@ void contribute_submit(struct contribute *cp, const void *client, size_t client_
 	it->ud = ud;
 	it->client_len = client_len < sizeof(it->client) ? client_len : sizeof(it->client);
 	memcpy(it->client, client, it->client_len);
-	it->deadline = s_now() + it->req.timeout_ms;
+	it->deadline = clock_mono_ms() + it->req.timeout_ms;
 	it->all_next = cp->all;
 	if (cp->all)
 		cp->all->all_prev = it;
@@ -640,7 +632,7 @@ void contribute_destroy(struct contribute **self_p)
 
 json_t *contribute_status_json(const struct contribute *cp)
 {
-	uint64_t now = (uint64_t)s_now();
+	uint64_t now = (uint64_t)clock_mono_ms();
 	uint32_t awaiting = 0;
 
 	for (struct item *it = cp->await_head; it; it = it->next)

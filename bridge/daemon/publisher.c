@@ -11,9 +11,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <zmq.h>
 
+#include "clock.h"
 #include "curve.h"
 #include "dedup.h"
 #include "log.h"
@@ -33,14 +33,6 @@ struct publisher {
 	size_t status_len;
 	struct publisher_stats stats;
 };
-
-static long long s_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 struct publisher *publisher_new(void *zctx, const struct curve *curve, const char *endpoint,
 				const char *run, size_t ring_size, size_t dedup_size, char *err,
@@ -162,7 +154,7 @@ static char *s_envelope(struct publisher *p, const char *id, const char *type, c
 {
 	char when[32];
 
-	time_iso8601_ms(s_now_ms(), when);
+	time_iso8601_ms(clock_wall_ms(), when);
 	if (data_json)
 		return envelope_dump_text(p->run, (unsigned long long)(p->seq + 1), id, type,
 					  source, when, agent_id, data_json, data_json_len, len);

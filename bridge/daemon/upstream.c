@@ -14,9 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <time.h>
 
 #include "backoff.h"
+#include "clock.h"
 #include "log.h"
 #include "strutil.h"
 
@@ -68,22 +68,6 @@ struct upstream {
 	struct upstream_stats stats;
 };
 
-static long long s_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static long long s_wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 const char *upstream_state_name(enum up_state st)
 {
 	static const char *const names[] = {"connecting", "connected",	  "backoff", "auth_failed",
@@ -96,7 +80,7 @@ static void s_set_state(struct upstream *up, enum up_state st)
 {
 	if (up->state != st) {
 		up->state = st;
-		up->since_ms = s_wall_ms();
+		up->since_ms = clock_wall_ms();
 	}
 	if (up->cbs.on_state)
 		up->cbs.on_state(up->ud);
@@ -176,7 +160,7 @@ static uint32_t s_random32(void)
 	uint32_t r = 0;
 
 	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
-		r = (uint32_t)s_mono_ms() * 2654435761u;
+		r = (uint32_t)clock_mono_ms() * 2654435761u;
 	return r;
 }
 
@@ -226,7 +210,7 @@ static void s_connection_ended(struct upstream *up)
 {
 	struct backoff_policy pol = {up->cfg->backoff_base_ms, up->cfg->backoff_cap_ms};
 	enum backoff_reason why = backoff_reason_for_close(up->close_code);
-	long long now = s_mono_ms();
+	long long now = clock_mono_ms();
 
 	lws_sul_cancel(&up->deadline_sul);
 	lws_sul_cancel(&up->alive_sul);
@@ -292,7 +276,7 @@ static void s_alive_cb(lws_sorted_usec_list_t *sul)
 
 	if (!up->wsi)
 		return;
-	silent = s_mono_ms() - up->last_rx_ms;
+	silent = clock_mono_ms() - up->last_rx_ms;
 	if (silent >= 2 * iv) {
 		up->stats.dead++;
 		s_set_error(up, "no sign of life for two ping intervals");
@@ -413,7 +397,7 @@ static void s_on_auth_ok(struct upstream *up, const char *agent_id)
 		return;
 	up->authed = true;
 	up->stats.auth_ok++;
-	up->connected_ms = s_mono_ms();
+	up->connected_ms = clock_mono_ms();
 	str_copy(up->agent_id, sizeof(up->agent_id), agent_id);
 	s_set_error(up, NULL);
 	lws_sul_cancel(&up->deadline_sul);
@@ -497,7 +481,7 @@ static void s_on_receive(struct upstream *up, struct lws *wsi, const void *in, s
 {
 	bool first = lws_is_first_fragment(wsi), final = lws_is_final_fragment(wsi);
 
-	up->last_rx_ms = s_mono_ms();
+	up->last_rx_ms = clock_mono_ms();
 	if (first) {
 		up->rx_len = 0;
 		up->rx_oversize = false;
@@ -623,7 +607,7 @@ static int s_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
 		s_connection_ended(up);
 		break;
 	case LWS_CALLBACK_CLIENT_ESTABLISHED:
-		up->last_rx_ms = s_mono_ms();
+		up->last_rx_ms = clock_mono_ms();
 		lws_sul_schedule(up->ctx, 0, &up->alive_sul, s_alive_cb,
 				 (lws_usec_t)up->cfg->ping_interval_ms * LWS_US_PER_MS);
 		if (up->state == UP_STOPPING)
@@ -634,7 +618,7 @@ static int s_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
 		s_on_receive(up, wsi, in, len);
 		break;
 	case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
-		up->last_rx_ms = s_mono_ms();
+		up->last_rx_ms = clock_mono_ms();
 		break;
 	case LWS_CALLBACK_CLIENT_WRITEABLE:
 		return s_writeable(up, wsi);
@@ -672,7 +656,7 @@ struct upstream *upstream_new(struct lws_context *ctx, struct lws_vhost *vh,
 	up->cbs = *cbs;
 	up->ud = ud;
 	up->state = UP_CONNECTING;
-	up->since_ms = s_wall_ms();
+	up->since_ms = clock_wall_ms();
 	return up;
 }
 

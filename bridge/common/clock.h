@@ -1,0 +1,10 @@
+/* clock.h: the two clocks the bridge reads, in milliseconds. */
+#ifndef PP_CLOCK_H
+#define PP_CLOCK_H
+
+/* Monotonic time: for timeouts, deadlines and intervals (never jumps). */
+long long clock_mono_ms(void);
+/* Wall-clock time since the Unix epoch: for timestamps shown to people and subscribers. */
+long long clock_wall_ms(void);
+
+#endif
