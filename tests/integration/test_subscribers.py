@@ -1,0 +1,196 @@
+#!/usr/bin/python3
+"""test_subscribers.py: slow and late subscribers (bridge-contract.md "Events", README
+"Guarantees"; issue 4.3): a subscriber that stops reading slows neither the upstream nor
+another subscriber, the status command keeps answering during a flood, and a late
+subscriber fills its seq gap with the replay command."""
+
+import json
+import os
+import re
+import sys
+import threading
+import time
+import uuid
+
+import zmq
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
+from test_commands import CmdClient, request  # noqa: E402
+
+FLOOD = int(os.environ.get("PP_FLOOD_EVENTS", "200000"))
+SEQ_RE = re.compile(rb'"seq":(\d+)')
+
+
+class SWorld:
+    def __init__(self, ctx, bridge_extra=()):
+        self.ctx = ctx
+        self.key_a, self.key_b = h.gen_key(), h.gen_key()
+        self.a, self.b = "agent-a-" + uuid.uuid4().hex[:8], "agent-b-" + uuid.uuid4().hex[:8]
+        self.dev = ctx.devserver({self.key_a: self.a, self.key_b: self.b})
+        self.bridge = ctx.bridge(self.dev.ws_url, self.key_a,
+                                 extra=["--no-backfill"] + list(bridge_extra))
+        s = self.bridge.sub(["bridge.status"], sync=False)
+        h.await_status(s, "connected", 15)
+        s.close()
+
+    def status(self, timeout=5.0):
+        return request(self.ctx, self.bridge.commands, {"cmd": "status"}, timeout)
+
+
+def stuck_subscriber(ctx, endpoint):
+    """A SUB with tiny buffers that reads the one cached bridge.status (so its subscription
+    is known to be active) and then never reads again."""
+    s = ctx.zctx.socket(zmq.SUB)
+    s.setsockopt(zmq.LINGER, 0)
+    s.setsockopt(zmq.RCVHWM, 10)
+    s.setsockopt(zmq.RCVBUF, 4096)
+    s.connect(endpoint)
+    s.setsockopt(zmq.SUBSCRIBE, b"")
+    h.check(s.poll(int(h.scaled(10) * 1000), zmq.POLLIN), "stuck subscriber never subscribed")
+    s.recv_multipart()
+    return s
+
+
+def reading_subscriber(ctx, endpoint):
+    """A SUB reading everything as fast as it can; synced on the cached bridge.status."""
+    s = ctx.zctx.socket(zmq.SUB)
+    s.setsockopt(zmq.LINGER, 0)
+    s.setsockopt(zmq.RCVHWM, 0)
+    s.setsockopt(zmq.RCVBUF, 4 << 20)
+    s.connect(endpoint)
+    s.setsockopt(zmq.SUBSCRIBE, b"")
+    h.check(s.poll(int(h.scaled(10) * 1000), zmq.POLLIN), "reader never subscribed")
+    topic, body = s.recv_multipart()
+    h.check(topic == b"bridge.status", "first message %r" % topic)
+    return s, json.loads(body)["seq"]
+
+
+def test_stuck_subscriber_slows_neither_upstream_nor_other_subscribers(ctx):
+    w = SWorld(ctx)
+    stuck = stuck_subscriber(ctx, w.bridge.events)
+    reader, _ = reading_subscriber(ctx, w.bridge.events)
+    latencies, errors, done = [], [], threading.Event()
+
+    def ask_status():
+        """Its own thread and socket, so the reader's work does not delay the timing."""
+        c = CmdClient(ctx, w.bridge.commands)
+        try:
+            while not done.is_set():
+                t = time.monotonic()
+                r = c.call({"cmd": "status"}, timeout=h.scaled(10))
+                latencies.append(time.monotonic() - t)
+                if r.get("ok") is not True:
+                    errors.append(r)
+                done.wait(0.05)  # a request every ~50 ms, not a busy loop
+        except Exception as e:  # reported by the test: a thread cannot raise into it
+            errors.append(repr(e))
+        finally:
+            c.close()
+
+    w.dev.call("POST", "emit", {"agent_id": w.a, "count": FLOOD, "rate": 0})
+    t0 = time.monotonic()
+    asker = threading.Thread(target=ask_status)
+    asker.start()
+    got, gaps, last_seq, repeats = 0, 0, None, 0
+    end = t0 + h.scaled(120)
+    t_last = None
+    try:
+        while got < FLOOD and time.monotonic() < end:
+            if not reader.poll(200, zmq.POLLIN):
+                continue
+            for _ in range(2000):
+                try:
+                    topic, body = reader.recv_multipart(zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                seq = int(SEQ_RE.search(body).group(1))
+                if last_seq is not None and seq != last_seq + 1:
+                    if seq == last_seq and topic == b"bridge.status":
+                        repeats += 1
+                    else:
+                        gaps += 1
+                last_seq = max(seq, last_seq or 0)
+                if topic.startswith(b"contribution.received."):
+                    got += 1
+                    t_last = time.monotonic()
+    finally:
+        done.set()
+        asker.join(h.scaled(15))
+    dt = (t_last or time.monotonic()) - t0
+    st = w.dev.state()
+    bst = w.status()
+    print("    reader got %d/%d events in %.2fs (%.0f/s), seq gaps %d; status answered %d "
+          "times during the flood, max %.1f ms, median %.1f ms; devserver emitted %d" % (
+              got, FLOOD, dt, got / max(dt, 1e-9), gaps, len(latencies),
+              1000 * max(latencies or [0]), 1000 * sorted(latencies or [0])[len(latencies) // 2],
+              st["emitted"]))
+    h.check(got == FLOOD, "the reading subscriber got %d of %d events" % (got, FLOOD))
+    h.check(gaps == 0, "%d seq gaps at the reading subscriber" % gaps)
+    h.check(not errors, "status during the flood: %r" % errors[:3])
+    h.check(len(latencies) >= 5, "only %d status replies during the flood" % len(latencies))
+    median = sorted(latencies)[len(latencies) // 2]
+    # generous bounds: the machine is shared and the reader competes for the same cores
+    h.check(median < h.scaled(0.25) and max(latencies) < h.scaled(2.0),
+            "status during the flood: median %.0f ms, max %.0f ms" % (
+                1000 * median, 1000 * max(latencies)))
+    h.check(st["connects_total"] == 1 and bst["state"] == "connected",
+            "the upstream connection did not survive the flood")
+    h.check(bst["counters"]["events_in_live"]["contribution.received"] == FLOOD,
+            "the bridge read %r of %d upstream events" % (
+                bst["counters"]["events_in_live"]["contribution.received"], FLOOD))
+    h.check(stuck.poll(0, zmq.POLLIN), "the stuck subscriber got nothing at all")
+    stuck.close(0)
+    reader.close(0)
+
+
+def replay_all(w, after, limit=100000):
+    r = request(w.ctx, w.bridge.commands, {"cmd": "replay", "after_seq": after,
+                                           "limit": limit}, 15)
+    h.check(r.get("ok") is True, "replay reply %r" % str(r)[:300])
+    h.check(isinstance(r.get("oldest_seq"), int), "oldest_seq %r" % r.get("oldest_seq"))
+    return r
+
+
+def late_gap_scenario(ctx, ring, events):
+    w = SWorld(ctx, bridge_extra=["--replay-size", str(ring)])
+    run = w.status()["run"]
+    w.dev.call("POST", "emit", {"agent_id": w.a, "count": events, "rate": 0})
+    h.wait_until(lambda: w.status()["counters"]["events_in_live"]["contribution.received"]
+                 == events, 30, "%d events through the bridge" % events)
+    # subscribe late: the first new event shows the gap
+    s = w.bridge.sub(["upstream."])
+    w.dev.send(w.a, text=json.dumps({"type": "late_marker"}))
+    _, env = s.recv(10)
+    n = env["seq"]
+    h.check(n > events, "seq %d after %d events" % (n, events))
+    r = replay_all(w, 0)
+    h.check(r["run"] == run, "replay run %r != %r" % (r["run"], run))
+    seqs = [e["seq"] for e in r["events"]]
+    oldest = r["oldest_seq"]
+    want_oldest = 1 if ring >= n else n - ring + 1
+    h.check(oldest == want_oldest, "oldest_seq %d, expected %d (ring %d, last seq %d)" %
+            (oldest, want_oldest, ring, n))
+    h.check(seqs == list(range(oldest, n + 1)), "replayed seqs %r...%r (%d), expected "
+            "%d..%d in order" % (seqs[:3], seqs[-3:], len(seqs), oldest, n))
+    h.check(r["events"][-1] == env, "the replayed copy of seq %d differs" % n)
+    h.check(all(e["run"] == run for e in r["events"]), "a replayed event of another run")
+    # paging from inside the gap
+    mid = (oldest + n) // 2
+    page = replay_all(w, mid, 50)["events"]
+    h.check([e["seq"] for e in page] == list(range(mid + 1, min(mid + 51, n + 1))),
+            "page after %d: %r" % (mid, [e["seq"] for e in page][:5]))
+    print("    ring %d: late subscriber at seq %d, replay gave %d..%d" % (ring, n, oldest,
+                                                                         seqs[-1]))
+
+
+def test_replay_fills_a_late_subscribers_seq_gap(ctx):
+    late_gap_scenario(ctx, 10000, 500)
+
+
+def test_replay_of_an_overrun_ring_starts_at_its_oldest_event(ctx):
+    late_gap_scenario(ctx, 100, 500)
+
+
+if __name__ == "__main__":
+    h.main(globals())
