@@ -4,9 +4,10 @@
 # 1. checks the Debian packages (installs them when run as root, else prints the command
 #    and exits 2), 2. configures and builds build/ (RelWithDebInfo) and runs its ctest
 #    suite, 3. the same in build-asan/ with -DPP_SANITIZE=ON (AddressSanitizer + UBSan),
-#    4. a short libFuzzer pass over the four fuzz targets (PP_FUZZ_SECONDS each, default 30).
+#    4. the integration suite once more under valgrind memcheck (tests/valgrind.sh),
+#    5. a short libFuzzer pass over the four fuzz targets (PP_FUZZ_SECONDS each, default 30).
 # Runnable from any directory; re-running reuses the build dirs.
-# Options: --no-asan (skip stage 3), --no-plain (skip stage 2), --no-fuzz (skip stage 4),
+# Options: --no-asan, --no-plain, --no-valgrind, --no-fuzz (skip that stage),
 # -L LABEL (ctest label filter, e.g. -L unit). Env: PP_JOBS (default 2).
 set -u
 
@@ -15,12 +16,14 @@ jobs=${PP_JOBS:-2}
 do_plain=1
 do_asan=1
 do_fuzz=1
+do_valgrind=1
 ctest_filter=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--no-asan) do_asan=0 ;;
 	--no-plain) do_plain=0 ;;
 	--no-fuzz) do_fuzz=0 ;;
+	--no-valgrind) do_valgrind=0 ;;
 	-L) ctest_filter=(-L "$2"); shift ;;
 	-h | --help) sed -n '2,11p' "$0"; exit 0 ;;
 	*) echo "run.sh: unknown option $1" >&2; exit 2 ;;
@@ -82,6 +85,21 @@ stage() {
 
 [ $do_plain -eq 1 ] && stage "RelWithDebInfo" "$repo/build"
 [ $do_asan -eq 1 ] && stage "ASan+UBSan" "$repo/build-asan" -DPP_SANITIZE=ON
+
+# valgrind_stage: memcheck under the integration suite (no definite/indirect leaks, no
+# invalid reads or writes), in its own build dir without sanitizers.
+valgrind_stage() {
+	local t0
+	t0=$(date +%s)
+	echo "==== [valgrind] integration suite under memcheck"
+	if "$repo/tests/valgrind.sh"; then
+		summary+=("valgrind memcheck (integration): ok ($(($(date +%s) - t0)) s)")
+	else
+		summary+=("valgrind memcheck (integration): FAILED ($(($(date +%s) - t0)) s)")
+		failed=1
+	fi
+}
+[ $do_valgrind -eq 1 ] && [ ${#ctest_filter[@]} -eq 0 ] && valgrind_stage
 
 # fuzz_stage: every target for PP_FUZZ_SECONDS on a copy of its seed corpus (clang, libFuzzer).
 fuzz_stage() {

@@ -19,12 +19,14 @@
 #include "normalize.h"
 #include "publisher.h"
 #include "rest.h"
+#include "strutil.h"
 
 #define PAGE_LIMIT     100
 #define MAX_PAGES      1000 /* with mark-read: 100,000 events in one recovery at most */
 #define REQ_TIMEOUT_MS 15000
 #define RETRY_BASE_MS  1000
 #define RETRY_CAP_MS   60000
+#define UNMARKED_MAX   10000 /* ids whose mark-read failed, kept for the next try */
 
 struct inbox {
 	struct bridge *b;
@@ -39,13 +41,15 @@ struct inbox {
 	char last_result[16];
 	char last_reason[160];
 	char last_error[160];
+	json_t *unmarked; /* ids published but not yet marked read (a failed mark-read) */
 	lws_sorted_usec_list_t retry_sul;
 };
 
 struct req_ctx {
 	struct inbox *in;
 	unsigned generation;
-	bool mark_read;
+	json_t *ids;	/* mark-read: the ids sent (owned) */
+	bool next_page; /* mark-read: read the next page once this one is marked */
 };
 
 static void s_get_page(struct inbox *in);
@@ -57,8 +61,8 @@ static void s_finish(struct inbox *in, const char *result, const char *reason)
 	in->running = false;
 	in->failures = 0;
 	in->recoveries++;
-	snprintf(in->last_result, sizeof(in->last_result), "%s", result);
-	snprintf(in->last_reason, sizeof(in->last_reason), "%s", reason ? reason : "");
+	str_copy(in->last_result, sizeof(in->last_result), result);
+	str_copy(in->last_reason, sizeof(in->last_reason), reason);
 	data = json_pack("{s:I, s:I, s:s, s:s?}", "contributions", (json_int_t)in->contributions,
 			 "sessions", (json_int_t)in->sessions, "result", result, "reason", reason);
 	if (data)
@@ -82,7 +86,7 @@ static void s_fail(struct inbox *in, const char *why)
 	uint32_t delay = RETRY_BASE_MS;
 
 	in->total_failures++;
-	snprintf(in->last_error, sizeof(in->last_error), "%s", why);
+	str_copy(in->last_error, sizeof(in->last_error), why);
 	for (unsigned i = 0; i < in->failures && delay < RETRY_CAP_MS; i++)
 		delay *= 2;
 	if (delay > RETRY_CAP_MS)
@@ -93,31 +97,65 @@ static void s_fail(struct inbox *in, const char *why)
 			 (lws_usec_t)delay * LWS_US_PER_MS);
 }
 
+/* Mark-read answered. The next page is read only after its predecessor is marked (the
+ * inbox API has no cursor: marking is what moves it), and ids that could not be marked are
+ * kept for the next try, so a later recovery does not publish them again after the
+ * de-duplication set has forgotten them. */
 static void s_mark_done(const struct rest_response *resp, void *ud)
 {
 	struct req_ctx *rc = ud;
+	struct inbox *in = rc->in;
+	bool current = rc->generation == in->generation && !in->stopped;
 
-	if (resp->status != 200)
-		log_warn("inbox: mark-read failed (%d%s%s)", resp->status, resp->error ? ": " : "",
-			 resp->error ? resp->error : "");
+	if (resp->status != 200) {
+		log_warn("inbox: mark-read failed (%d%s%s); will retry", resp->status,
+			 resp->error ? ": " : "", resp->error ? resp->error : "");
+		if (json_array_size(in->unmarked) < UNMARKED_MAX)
+			json_array_extend(in->unmarked, rc->ids);
+		if (current && rc->next_page)
+			s_fail(in, "mark-read failed");
+	} else if (current && rc->next_page && in->running) {
+		s_get_page(in);
+	}
+	json_decref(rc->ids);
 	free(rc);
 }
 
-static void s_mark_read(struct inbox *in, json_t *ids)
+/* Mark ids (and any left from a failed try) read; then the next page if next_page. */
+static void s_mark_read(struct inbox *in, json_t *ids, bool next_page)
 {
-	json_t *body = json_pack("{s:O}", "event_ids", ids);
-	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	struct req_ctx *rc = calloc(1, sizeof(*rc));
+	json_t *all = json_array(), *body = NULL;
+	char *text = NULL;
 
-	if (text && rc) {
-		rc->in = in;
-		if (rest_request(in->b->rest, "POST", "/pulse/inbox/mark-read", text, strlen(text),
-				 REQ_TIMEOUT_MS, s_mark_done, rc) == 0)
-			rc = NULL;
-	}
-	free(rc);
+	if (!rc || !all)
+		goto fail;
+	json_array_extend(all, in->unmarked);
+	json_array_extend(all, ids);
+	json_array_clear(in->unmarked);
+	body = json_pack("{s:O}", "event_ids", all);
+	text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	if (!text)
+		goto fail;
+	rc->in = in;
+	rc->generation = in->generation;
+	rc->ids = all;
+	rc->next_page = next_page;
+	if (rest_request(in->b->rest, "POST", "/pulse/inbox/mark-read", text, strlen(text),
+			 REQ_TIMEOUT_MS, s_mark_done, rc) != 0)
+		goto fail;
 	free(text);
 	json_decref(body);
+	return;
+fail:
+	if (all && json_array_size(in->unmarked) < UNMARKED_MAX)
+		json_array_extend(in->unmarked, all);
+	json_decref(all);
+	json_decref(body);
+	free(text);
+	free(rc);
+	if (next_page)
+		s_fail(in, "cannot start the mark-read request");
 }
 
 /* Publish one page; collect the inbox ids of published contributions for mark-read. */
@@ -179,18 +217,20 @@ static void s_page_done(const struct rest_response *resp, void *ud)
 	mark_ids = json_array();
 	count = s_publish_page(in, events, mark_ids);
 	in->pages++;
-	if (in->b->cfg.inbox_mark_read && json_array_size(mark_ids))
-		s_mark_read(in, mark_ids);
-	if (count < PAGE_LIMIT)
+	if (count < PAGE_LIMIT) {
+		if (in->b->cfg.inbox_mark_read && json_array_size(mark_ids))
+			s_mark_read(in, mark_ids, false);
 		s_finish(in, "complete", NULL);
-	else if (!in->b->cfg.inbox_mark_read)
+	} else if (!in->b->cfg.inbox_mark_read) {
 		s_finish(in, "partial",
 			 "the inbox holds a full page (100) or more: older unread events are only "
 			 "reachable with --inbox-mark-read");
-	else if (in->pages >= MAX_PAGES)
+	} else if (in->pages >= MAX_PAGES) {
+		s_mark_read(in, mark_ids, false);
 		s_finish(in, "partial", "stopped after the page limit of one recovery");
-	else
-		s_get_page(in); /* marked read: the next GET shows the rest */
+	} else {
+		s_mark_read(in, mark_ids, true); /* the next GET follows the mark-read */
+	}
 out:
 	json_decref(mark_ids);
 	json_decref(body);
@@ -223,6 +263,12 @@ struct inbox *inbox_new(struct bridge *b, char *err, size_t errlen)
 		return NULL;
 	}
 	in->b = b;
+	in->unmarked = json_array();
+	if (!in->unmarked) {
+		snprintf(err, errlen, "out of memory");
+		free(in);
+		return NULL;
+	}
 	return in;
 }
 
@@ -231,6 +277,7 @@ void inbox_destroy(struct inbox **self_p)
 	if (!self_p || !*self_p)
 		return;
 	lws_sul_cancel(&(*self_p)->retry_sul);
+	json_decref((*self_p)->unmarked);
 	free(*self_p);
 	*self_p = NULL;
 }

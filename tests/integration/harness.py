@@ -45,6 +45,50 @@ ISO_MS_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
                    "SUMMARY: UndefinedBehaviorSanitizer")
 
+# --- valgrind mode (tests/valgrind.sh) -------------------------------------------------
+# PP_VALGRIND=1 runs every bridge the harness starts (Bridge, run_bridge_once) under
+# memcheck; PP_VALGRIND=all runs the devserver under it too. Each run writes
+# <its dir>/vg.<pid>.log; Ctx.finish fails the test when a log reports errors (invalid
+# reads/writes, uninitialised use...) or definite/indirect leaks. Why a log file rather
+# than stderr: tests read the bridge's stderr. Deadlines scale by TIME_SCALE because memcheck
+# runs the program ~20-50x slower. Without PP_VALGRIND nothing here changes behaviour.
+VALGRIND = os.environ.get("PP_VALGRIND", "") in ("1", "all")
+VALGRIND_DEVSERVER = os.environ.get("PP_VALGRIND", "") == "all"
+TIME_SCALE = float(os.environ.get("PP_TIME_SCALE", "10" if VALGRIND else "1"))
+VG_ERRORS_RE = re.compile(r"ERROR SUMMARY: (\d+) errors")
+VG_LOST_RE = re.compile(r"(definitely|indirectly) lost: ([\d,]+) bytes")
+
+
+def scaled(timeout):
+    """A deadline in seconds, stretched when the programs run under valgrind."""
+    return timeout * TIME_SCALE
+
+
+def valgrind_argv(log_dir):
+    """The memcheck command prefix; its log goes to log_dir/vg.<pid>.log."""
+    return ["valgrind", "--tool=memcheck", "--leak-check=full",
+            "--errors-for-leak-kinds=definite,indirect",
+            "--show-leak-kinds=definite,indirect", "--error-exitcode=99", "--track-fds=no",
+            "--num-callers=30", "--log-file=%s/vg.%%p.log" % log_dir]
+
+
+def valgrind_problems(log_dir):
+    """Error texts for every vg.*.log in log_dir that reports errors or leaks."""
+    out = []
+    try:
+        names = sorted(n for n in os.listdir(log_dir)
+                       if n.startswith("vg.") and n.endswith(".log"))
+    except FileNotFoundError:
+        return out
+    for n in names:
+        text = read_file(os.path.join(log_dir, n))
+        errs = sum(int(m) for m in VG_ERRORS_RE.findall(text))
+        lost = sum(int(b.replace(",", "")) for _k, b in VG_LOST_RE.findall(text))
+        if errs or lost:
+            out.append("valgrind: %d errors, %d bytes definitely/indirectly lost in %s:\n%s"
+                       % (errs, lost, n, text[-6000:]))
+    return out
+
 
 class TestFailure(AssertionError):
     pass
@@ -96,8 +140,9 @@ def find_binary(build_dir, name, required=True):
 
 
 def deadline_loop(timeout, step=0.02):
-    """Yields until timeout seconds have passed, pausing `step` between polls."""
-    end = time.monotonic() + timeout
+    """Yields until timeout seconds (scaled under valgrind) have passed, pausing `step`
+    between polls."""
+    end = time.monotonic() + scaled(timeout)
     while True:
         yield
         if time.monotonic() >= end:
@@ -111,7 +156,7 @@ def wait_until(pred, timeout, what):
         v = pred()
         if v:
             return v
-    raise Timeout("timed out after %.1fs waiting for %s" % (timeout, what))
+    raise Timeout("timed out after %.1fs waiting for %s" % (scaled(timeout), what))
 
 
 def read_file(path):
@@ -147,13 +192,15 @@ class DevServer:
     def _argv(self):
         argv = [self.binary, "--port", str(self.port), "--tls-port", str(self.tls_port),
                 "--cert-dir", self.cert_dir]
+        if VALGRIND_DEVSERVER:
+            argv = valgrind_argv(self.ctx.tmp) + argv
         for k, a in self.agents.items():
             argv += ["--agent", "%s=%s" % (k, a)]
         return argv + self.extra
 
     def _start(self, timeout=10.0):
         """Start and wait for the ready line; retries while the port is still taken."""
-        end = time.monotonic() + timeout
+        end = time.monotonic() + scaled(timeout)
         last = ""
         while True:
             self.generation += 1
@@ -230,7 +277,7 @@ class DevServer:
             return
         self.proc.terminate()
         try:
-            self.proc.wait(5)
+            self.proc.wait(scaled(5))
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
@@ -244,7 +291,7 @@ class DevServer:
         if data is not None:
             req.add_header("Content-Type", "application/json")
         try:
-            with urllib.request.urlopen(req, timeout=10) as r:
+            with urllib.request.urlopen(req, timeout=scaled(10)) as r:
                 ans = json.loads(r.read())
         except urllib.error.HTTPError as e:
             raw = e.read()
@@ -340,6 +387,8 @@ class Bridge:
         self.commands = "ipc://%s/cmd.sock" % self.dir
         argv = [self.binary, "--url", url, "--events", self.events, "--commands",
                 self.commands]
+        if VALGRIND:
+            argv = valgrind_argv(self.dir) + argv  # same pid: valgrind runs in-process
         e = clean_env()
         if env:
             e.update(env)
@@ -382,7 +431,8 @@ class Bridge:
             s.close()
 
     def stop(self, timeout=5.0):
-        """SIGTERM; the bridge must exit 0 within timeout."""
+        """SIGTERM; the bridge must exit 0 within timeout (scaled under valgrind)."""
+        timeout = scaled(timeout)
         if self.proc.poll() is not None:
             check(self.proc.returncode == 0, "bridge had exited with %d: %s" %
                   (self.proc.returncode, self.stderr()[-2000:]))
@@ -424,8 +474,9 @@ def run_bridge_once(ctx, args, env=None, timeout=10.0):
     e = clean_env()
     if env:
         e.update(env)
-    p = subprocess.run([binary] + list(args), env=e, stdin=subprocess.DEVNULL,
-                       capture_output=True, timeout=timeout)
+    prefix = valgrind_argv(ctx.tmp) if VALGRIND else []
+    p = subprocess.run(prefix + [binary] + list(args), env=e, stdin=subprocess.DEVNULL,
+                       capture_output=True, timeout=scaled(timeout))
     out = p.stdout.decode("utf-8", "replace")
     err = p.stderr.decode("utf-8", "replace")
     ctx.outputs.append(out + err)
@@ -470,7 +521,10 @@ class Sub:
                 self.pending.append((t, e))
 
     def recv(self, timeout):
-        """The next message within timeout seconds, else Timeout."""
+        """The next message within timeout seconds (scaled under valgrind), else Timeout."""
+        return self._recv(scaled(timeout))
+
+    def _recv(self, timeout):
         if self.pending:
             return self.pending.pop(0)
         if not self.sock.poll(int(timeout * 1000), zmq.POLLIN):
@@ -491,15 +545,15 @@ class Sub:
 
     def recv_until(self, pred, timeout, what="event"):
         """Receive until pred(topic, env); returns (match, skipped list)."""
-        end = time.monotonic() + timeout
+        end = time.monotonic() + scaled(timeout)
         skipped = []
         while True:
             left = end - time.monotonic()
             if left <= 0:
                 raise Timeout("timed out after %.1fs waiting for %s (got %s)" %
-                              (timeout, what, [t for t, _ in skipped][-20:]))
+                              (scaled(timeout), what, [t for t, _ in skipped][-20:]))
             try:
-                t, e = self.recv(left)
+                t, e = self._recv(left)
             except Timeout:
                 continue
             if pred(t, e):
@@ -630,6 +684,11 @@ class Ctx:
                 texts.append(read_file(p.stdout_path))
         for s in self.subs:
             texts.extend(t for _, t in s.raw)
+        if VALGRIND:  # every process has exited by now: its log is complete
+            errors += valgrind_problems(self.tmp)
+            for p in self.procs:
+                if isinstance(p, Bridge):
+                    errors += valgrind_problems(p.dir)
         for t in texts:
             for mark in SANITIZER_MARKS:
                 if mark in t:

@@ -61,6 +61,7 @@ class CmdClient:
         return bool(self.sock.poll(int(timeout * 1000), zmq.POLLIN))
 
     def recv_frames(self, timeout):
+        timeout = h.scaled(timeout)
         if not self.sock.poll(int(timeout * 1000), zmq.POLLIN):
             raise h.Timeout("no reply within %.1fs" % timeout)
         return self.sock.recv_multipart()
