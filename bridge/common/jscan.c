@@ -13,19 +13,38 @@ struct jp {
 	struct jtok *t;
 	uint32_t n, max;
 	unsigned depth, max_depth;
+	uint64_t spaces; /* white-space runs skipped so far: a container compares it */
 };
 
 static int s_value(struct jp *p);
 
 static void s_ws(struct jp *p)
 {
+	size_t start = p->pos;
+
 	while (p->pos < p->len) {
 		unsigned char c = p->s[p->pos];
 
 		if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
-			return;
+			break;
 		p->pos++;
 	}
+	if (p->pos != start)
+		p->spaces++;
+}
+
+/* True when none of the 8 bytes at s needs a look in a string: no quote, backslash,
+ * control character or non-ASCII byte. Bit tricks on a 64-bit word (no false negatives:
+ * a false positive only sends the bytes through the careful loop). */
+static bool s_plain8(const unsigned char *s)
+{
+	const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+	uint64_t x, q, b;
+
+	memcpy(&x, s, sizeof(x));
+	q = x ^ (ones * '"');
+	b = x ^ (ones * '\\');
+	return (((x - ones * 0x20) | ((q - ones) & ~q) | ((b - ones) & ~b) | x) & highs) == 0;
 }
 
 static int s_new(struct jp *p, enum jtok_type type)
@@ -77,7 +96,13 @@ static int s_string(struct jp *p)
 		return -1;
 	p->pos++; /* the opening quote */
 	while (p->pos < p->len) {
-		unsigned char c = p->s[p->pos];
+		unsigned char c;
+
+		while (p->len - p->pos >= 8 && s_plain8(p->s + p->pos))
+			p->pos += 8;
+		if (p->pos >= p->len)
+			break;
+		c = p->s[p->pos];
 
 		if (c == '"') {
 			p->pos++;
@@ -191,6 +216,7 @@ static int s_container(struct jp *p, bool object)
 {
 	char close = object ? '}' : ']';
 	int i = s_new(p, object ? JT_OBJ : JT_ARR);
+	uint64_t spaces = p->spaces;
 
 	if (i < 0 || ++p->depth > p->max_depth)
 		return -1;
@@ -227,6 +253,8 @@ static int s_container(struct jp *p, bool object)
 	}
 done:
 	p->depth--;
+	if (p->spaces != spaces)
+		p->t[i].flags |= JT_F_SPACE;
 	p->t[i].end = (uint32_t)p->pos;
 	p->t[i].next = p->n;
 	return 0;
@@ -259,7 +287,7 @@ static int s_value(struct jp *p)
 
 int jscan(const char *s, size_t len, struct jtok *toks, uint32_t max, unsigned max_depth)
 {
-	struct jp p = {(const unsigned char *)s, len, 0, toks, 0, max, 0, max_depth};
+	struct jp p = {(const unsigned char *)s, len, 0, toks, 0, max, 0, max_depth, 0};
 
 	if (len >= UINT32_MAX || s_value(&p) != 0)
 		return -1;

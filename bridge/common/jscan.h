@@ -10,6 +10,7 @@
 enum jtok_type { JT_OBJ, JT_ARR, JT_STR, JT_NUM, JT_TRUE, JT_FALSE, JT_NULL };
 
 #define JT_F_ESCAPE 1 /* a string holding a backslash escape */
+#define JT_F_SPACE  2 /* a container with white space somewhere inside */
 
 struct jtok {
 	uint8_t type;

@@ -487,8 +487,8 @@ static void s_fput_compact(struct fbuf *b, const char *s, const struct jtok *t)
 	const char *p = s + t->start, *end = s + t->end, *run = p;
 	bool in_str = false;
 
-	if (t->type != JT_OBJ && t->type != JT_ARR) {
-		s_fput(b, p, t->end - t->start);
+	if ((t->type != JT_OBJ && t->type != JT_ARR) || !(t->flags & JT_F_SPACE)) {
+		s_fput(b, p, t->end - t->start); /* nothing to drop: one copy */
 		return;
 	}
 	for (; p < end; p++) {

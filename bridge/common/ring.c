@@ -54,17 +54,16 @@ static struct ring_entry *s_at(const struct ring *r, size_t i)
 	return &r->e[(r->head + i) % r->capacity];
 }
 
-int ring_push(struct ring *r, uint64_t seq, const char *text, size_t len)
+int ring_push_take(struct ring *r, uint64_t seq, char *text, size_t len)
 {
-	if (r->count > 0 && seq <= r->last_seq)
+	if (r->count > 0 && seq <= r->last_seq) {
+		free(text);
 		return -1; /* contract: seq grows; a misuse is refused, not reordered */
-	if (r->capacity == 0)
+	}
+	if (r->capacity == 0) {
+		free(text);
 		return 0;
-	char *copy = malloc(len + 1);
-	if (copy == NULL)
-		return -1;
-	memcpy(copy, text, len);
-	copy[len] = '\0';
+	}
 	if (r->count == r->capacity) {
 		free(r->e[r->head].text);
 		r->head = (r->head + 1) % r->capacity;
@@ -72,11 +71,22 @@ int ring_push(struct ring *r, uint64_t seq, const char *text, size_t len)
 	}
 	struct ring_entry *e = s_at(r, r->count);
 	e->seq = seq;
-	e->text = copy;
+	e->text = text;
 	e->len = len;
 	r->count++;
 	r->last_seq = seq;
 	return 0;
+}
+
+int ring_push(struct ring *r, uint64_t seq, const char *text, size_t len)
+{
+	char *copy = malloc(len + 1);
+
+	if (copy == NULL)
+		return -1;
+	memcpy(copy, text, len);
+	copy[len] = '\0';
+	return ring_push_take(r, seq, copy, len);
 }
 
 uint64_t ring_oldest_seq(const struct ring *r)

@@ -162,21 +162,21 @@ static char *s_envelope(struct publisher *p, const char *id, const char *type, c
 			     agent_id, data, len);
 }
 
-/* Give the next seq to text: keep it in the ring and send it. The ring holds it even when
- * the send fails, so replay can still serve it. Takes ownership of text. */
+/* Give the next seq to text and send it; the replay ring keeps it (taking ownership: no
+ * copy), so replay can serve it even when the send failed. */
 static int s_commit(struct publisher *p, const char *topic, char *text, size_t len)
 {
+	int rc = 0;
+
 	p->seq++;
-	if (ring_push(p->ring, p->seq, text, len) != 0)
-		log_warn("replay ring: out of memory for seq %llu", (unsigned long long)p->seq);
 	p->stats.published++;
 	if (s_send(p, topic, text, len) != 0) {
 		log_warn("events socket: send failed: %s", zmq_strerror(errno));
-		free(text);
-		return -1;
+		rc = -1;
 	}
-	free(text);
-	return 0;
+	if (ring_push_take(p->ring, p->seq, text, len) != 0)
+		log_warn("replay ring: cannot keep seq %llu", (unsigned long long)p->seq);
+	return rc;
 }
 
 int publisher_event(struct publisher *p, const struct norm_event *ev, const char *source,
