@@ -1,0 +1,90 @@
+/*
+ * bench_util.c: the helpers of bench_util.h.
+ */
+#include "bench_util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int64_t bench_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+int bench_sent_at(const char *text, int64_t *out)
+{
+	static const char key[] = "\"sent_at_ns\":";
+	const char *p = strstr(text, key);
+	char *end;
+	long long v;
+
+	if (!p)
+		return 0;
+	p += sizeof(key) - 1;
+	while (*p == ' ')
+		p++;
+	v = strtoll(p, &end, 10);
+	if (end == p)
+		return 0;
+	*out = v;
+	return 1;
+}
+
+void bench_lat_add(struct bench_lat *l, int64_t ns)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 4096;
+		int64_t *v = realloc(l->v, cap * sizeof(*v));
+
+		if (!v)
+			return; /* a lost sample; the count of events is kept elsewhere */
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = ns;
+}
+
+int bench_lat_write(const struct bench_lat *l, const char *path)
+{
+	FILE *f = fopen(path, "wb");
+	int rc = 0;
+
+	if (!f)
+		return -1;
+	if (l->n && fwrite(l->v, sizeof(*l->v), l->n, f) != l->n)
+		rc = -1;
+	if (fclose(f))
+		rc = -1;
+	return rc;
+}
+
+void bench_lat_free(struct bench_lat *l)
+{
+	free(l->v);
+	l->v = NULL;
+	l->n = l->cap = 0;
+}
+
+long bench_proc_kb(const char *key)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	size_t klen = strlen(key);
+	long kb = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, key, klen)) {
+			kb = strtol(line + klen, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return kb;
+}

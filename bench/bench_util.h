@@ -1,0 +1,34 @@
+/*
+ * bench_util.h: small helpers shared by the benchmark's C programs (raw_client, sub_meter,
+ * contrib_bench): the clock, the cheap sent_at_ns scan, a growable latency array and
+ * /proc/self/status reading. Not part of the product.
+ */
+#ifndef BENCH_UTIL_H
+#define BENCH_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* CLOCK_REALTIME in ns (the devserver stamps data.sent_at_ns with the same clock). */
+int64_t bench_now_ns(void);
+
+/* Finds "sent_at_ns":<digits> in a NUL-terminated text with strstr; returns 1 and sets *out,
+ * or 0 when absent. No JSON parsing on purpose: the meter must cost next to nothing. */
+int bench_sent_at(const char *text, int64_t *out);
+
+/* A growable array of latencies in ns. Zero-initialize; bench_lat_free releases it. */
+struct bench_lat {
+	int64_t *v; /* owned */
+	size_t n, cap;
+};
+
+/* Appends one value; on out-of-memory the value is dropped (the caller counts events). */
+void bench_lat_add(struct bench_lat *l, int64_t ns);
+/* Writes the values as native int64 to path; returns 0 or -1. */
+int bench_lat_write(const struct bench_lat *l, const char *path);
+void bench_lat_free(struct bench_lat *l);
+
+/* A "Name:   N kB" line of /proc/self/status (key with its colon), or -1. */
+long bench_proc_kb(const char *key);
+
+#endif
