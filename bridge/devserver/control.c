@@ -354,14 +354,14 @@ static void s_contribute_mode(struct ds_server *ds, json_t *body, struct http_an
 {
 	const char *mode = json_string_value(json_object_get(body, "mode"));
 	json_t *delay = json_object_get(body, "delay_ms");
-	static const char *const names[] = {"ok", "error", "drop", "delay"};
+	static const char *const names[] = {"ok", "error", "drop", "delay", "ratelimit"};
 
 	if (delay && (!json_is_integer(delay) || json_integer_value(delay) < 0 ||
 		      json_integer_value(delay) > 3600000)) {
 		s_fail(ans, 400, "delay_ms must be an integer from 0 to 3600000");
 		return;
 	}
-	for (int i = 0; mode && i < 4; i++) {
+	for (int i = 0; mode && i < 5; i++) {
 		if (strcmp(mode, names[i]))
 			continue;
 		ds->cmode = (enum contrib_mode)i;
@@ -369,7 +369,7 @@ static void s_contribute_mode(struct ds_server *ds, json_t *body, struct http_an
 		s_ok(ans, NULL);
 		return;
 	}
-	s_fail(ans, 400, "mode must be ok, error, drop or delay");
+	s_fail(ans, 400, "mode must be ok, error, drop, delay or ratelimit");
 }
 
 static void s_state(struct ds_server *ds, struct http_answer *ans)

@@ -26,7 +26,7 @@ struct ds_config {
 	int log_level;
 };
 
-enum contrib_mode { CM_OK, CM_ERROR, CM_DROP, CM_DELAY };
+enum contrib_mode { CM_OK, CM_ERROR, CM_DROP, CM_DELAY, CM_RATELIMIT };
 
 struct emit_job;
 
@@ -112,6 +112,7 @@ struct http_answer {
 	char *body; /* malloc'd JSON text */
 	size_t len;
 	int64_t delay_ms;
+	int retry_after_s; /* > 0: a Retry-After header (seconds) */
 };
 
 /* A parsed HTTP request, as the route handlers see it (all borrowed from http.c). */

@@ -217,8 +217,14 @@ static int s_writeable(struct ds_pss *pss, struct lws *wsi)
 	if (!r || !r->answer_ready)
 		return 0;
 	if (!r->headers_sent) {
+		char ra[16];
+		int ral = snprintf(ra, sizeof(ra), "%d", r->ans.retry_after_s);
+
 		if (lws_add_http_common_headers(wsi, (unsigned int)r->ans.status,
 						"application/json", r->ans.len, &p, end) ||
+		    (r->ans.retry_after_s > 0 &&
+		     lws_add_http_header_by_name(wsi, (const unsigned char *)"retry-after:",
+						 (const unsigned char *)ra, ral, &p, end)) ||
 		    lws_finalize_write_http_header(wsi, start, &p, end))
 			return -1;
 		r->headers_sent = true;

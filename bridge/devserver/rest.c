@@ -141,6 +141,12 @@ static void s_contribute(struct ds_server *ds, const struct http_in *in, const c
 		s_detail(ans, 500, "Contribution failed");
 		return;
 	}
+	if (ds->cmode == CM_RATELIMIT) {
+		/* what a rate-limiting proxy in front of the real server would answer */
+		ans->retry_after_s = 7;
+		s_detail(ans, 429, "Too Many Requests");
+		return;
+	}
 	if (!s_is_uuid(sid)) {
 		/* as upstream today: a malformed id fails inside the database layer */
 		s_detail(ans, 500, "Internal Server Error");
