@@ -549,9 +549,11 @@ void contribute_submit(struct contribute *cp, const void *client, size_t client_
 		s_item_free(it);
 		return;
 	}
-	s_pump(cp);
-	if (it->st == IT_QUEUED || fairq_count(cp->queue))
-		s_arm_deadline(cp);
+	/* Pump from the loop, not now: the requests read in the same batch are all queued
+	 * first, so the round-robin serves their clients fairly from the very first send
+	 * (sent on arrival, the first client read would take the whole budget). */
+	lws_sul_schedule(cp->b->lws, 0, &cp->pump_sul, s_pump_cb, 1);
+	s_arm_deadline(cp);
 }
 
 json_t *contribute_outcome(struct contribute *cp, json_t *id)

@@ -34,17 +34,26 @@ def test_client_quota_refuses_the_excess_of_one_client_only(ctx):
     sid = w.session()
     w.mode("delay", 1500)
     greedy, other = w.client("greedy"), w.client("other")
-    for i in range(4):  # one goes on the wire, two wait in the queue, the fourth is refused
+    # four at once: at most two wait in the queue (one more may already be on the wire if
+    # the bridge read the first before the others arrived), the rest are refused at once
+    for i in range(4):
         greedy.send(w.contribute(sid, {"text": "greedy %d" % i}, id="g-%d" % i))
-    first = greedy.recv(5)
-    h.check(first.get("id") == "g-3" and first["error"]["code"] == "rate_limited",
-            "the client over its quota: %r" % first)
-    h.check(first["error"].get("retry_after_ms", 0) > 0, "retry_after_ms %r" % first)
+    # the refusals come at once, long before the 1.5 s the server takes per contribute
+    refused = greedy.recv(1)
+    h.check(refused["error"]["code"] == "rate_limited" and refused["id"] in ("g-2", "g-3"),
+            "the request over the quota is refused at once: %r" % refused)
+    h.check(refused["error"].get("retry_after_ms", 0) > 0, "retry_after_ms %r" % refused)
     other.send(w.contribute(sid, {"text": "someone else"}, id="o-0"))
-    replies = {r["id"]: r for r in [greedy.recv(15) for _ in range(3)] + [other.recv(15)]}
-    for rid in ("g-0", "g-1", "g-2", "o-0"):
+    o = other.recv(15)
+    h.check(o.get("id") == "o-0" and o.get("ok") is True, "the other client: %r" % o)
+    replies = {r["id"]: r for r in [refused] + [greedy.recv(15) for _ in range(3)]}
+    for rid in ("g-0", "g-1"):
         h.check(replies[rid].get("ok") is True, "%s: %r" % (rid, replies[rid]))
-    h.check(len(w.recorded(sid)) == 4, "recorded %d" % len(w.recorded(sid)))
+    h.check(replies["g-3"]["error"]["code"] == "rate_limited", "g-3: %r" % replies["g-3"])
+    g2 = replies["g-2"]
+    h.check(g2.get("ok") is True or g2["error"]["code"] == "rate_limited", "g-2: %r" % g2)
+    oks = 3 + (1 if g2.get("ok") is True else 0)
+    h.check(len(w.recorded(sid)) == oks, "recorded %d, ok %d" % (len(w.recorded(sid)), oks))
 
 
 if __name__ == "__main__":
