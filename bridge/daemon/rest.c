@@ -178,12 +178,8 @@ static void s_start(struct rest_client *rc, struct rest_req *r)
 	i.alpn = "http/1.1";
 	i.opaque_user_data = r;
 	i.pwsi = &r->wsi;
-	/* a redirect would carry the Authorization header elsewhere: refuse to follow.
-	 * LCCSCF_PIPELINE: lws reuses an idle (or queues on a busy) keep-alive connection to
-	 * the same host, so a contribute does not pay a TCP and TLS handshake each time; idle
-	 * connections stay warm for keep_warm_secs. */
-	i.ssl_connection = LCCSCF_HTTP_NO_FOLLOW_REDIRECT | LCCSCF_PIPELINE;
-	i.keep_warm_secs = 30;
+	/* a redirect would carry the Authorization header elsewhere: refuse to follow */
+	i.ssl_connection = LCCSCF_HTTP_NO_FOLLOW_REDIRECT;
 	if (rc->tls)
 		i.ssl_connection |= LCCSCF_USE_SSL;
 	if (rc->tls && rc->insecure)
