@@ -154,15 +154,16 @@ def test_pkg_config_program_receives_an_event(ctx):
     run_env = dict(env, LD_LIBRARY_PATH=libdir, PLURUM_PULSE_EVENTS=b.events,
                    PLURUM_PULSE_COMMANDS=b.commands)
     p = subprocess.run([os.path.join(src, "subscribe"), "--count", "1", "--timeout-ms",
-                        "10000", "bridge.status"], env=run_env, capture_output=True,
-                       text=True, timeout=30)
+                        str(int(h.scaled(10) * 1000)), "bridge.status"], env=run_env,
+                       capture_output=True, text=True, timeout=h.scaled(30))
     ctx.outputs.append(p.stdout + p.stderr)
     h.check(p.returncode == 0 and re.search(r"^event seq=\d+ type=bridge.status ", p.stdout,
                                             re.M), "subscribe: rc %d %r %r" % (
         p.returncode, p.stdout, p.stderr))
     # The installed tools run from the installed library.
-    p = subprocess.run([os.path.join(prefix, "bin", h.CTL), "status"], env=run_env,
-                       capture_output=True, text=True, timeout=30)
+    p = subprocess.run([os.path.join(prefix, "bin", h.CTL), "--timeout",
+                        str(int(h.scaled(5) * 1000)), "status"], env=run_env,
+                       capture_output=True, text=True, timeout=h.scaled(30))
     ctx.outputs.append(p.stdout + p.stderr)
     h.check(p.returncode == 0 and '"connected"' in p.stdout, "installed ctl status: %r %r" %
             (p.stdout, p.stderr))
