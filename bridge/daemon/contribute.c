@@ -25,6 +25,7 @@
 #define OUTCOME_LOG_SIZE 10000
 #define REST_DOWN_MS	 30000 /* auto: after REST failed to connect, prefer the WebSocket */
 #define BUDGET_WINDOW_MS 60000
+#define COALESCE_MS	 10 /* a burst arriving within this is served round-robin */
 
 enum item_state { IT_QUEUED, IT_REST, IT_WS_HANDED, IT_WS_SENT, IT_GONE };
 
@@ -368,6 +369,19 @@ static void s_pump(struct contribute *cp)
 	}
 }
 
+/* Pump from the loop rather than now, so the requests read together are all queued before
+ * the first send and the round-robin serves their clients fairly. On the WebSocket path,
+ * where the budget is scarce, wait COALESCE_MS more: the requests of a burst from several
+ * clients arrive over a few milliseconds, and sent on arrival, whichever client was read
+ * first would take the whole budget. An earlier pump already due is kept. */
+static void s_pump_soon(struct contribute *cp)
+{
+	lws_usec_t delay = s_wants_ws(cp) ? (lws_usec_t)COALESCE_MS * LWS_US_PER_MS : 1;
+
+	if (lws_dll2_is_detached(&cp->pump_sul.list) || cp->pump_sul.us > lws_now_usecs() + delay)
+		lws_sul_schedule(cp->b->lws, 0, &cp->pump_sul, s_pump_cb, delay);
+}
+
 /* ---- deadlines ---------------------------------------------------------------------- */
 
 struct expiry {
@@ -549,10 +563,7 @@ void contribute_submit(struct contribute *cp, const void *client, size_t client_
 		s_item_free(it);
 		return;
 	}
-	/* Pump from the loop, not now: the requests read in the same batch are all queued
-	 * first, so the round-robin serves their clients fairly from the very first send
-	 * (sent on arrival, the first client read would take the whole budget). */
-	lws_sul_schedule(cp->b->lws, 0, &cp->pump_sul, s_pump_cb, 1);
+	s_pump_soon(cp);
 	s_arm_deadline(cp);
 }
 
