@@ -55,6 +55,14 @@ int bridge_publish_event(struct bridge *b, const struct norm_event *ev, const ch
 	return rc;
 }
 
+int bridge_publish_bridge(struct bridge *b, const char *type, json_t *data)
+{
+	int rc = publisher_bridge(b->pub, type, data, upstream_agent_id(b->up));
+
+	fdwatch_kick(b->pub_watch); /* a send can consume ZMQ_FD's edge */
+	return rc;
+}
+
 /* ---- upstream callbacks ------------------------------------------------------------ */
 
 static void s_on_event(void *ud, struct norm_event *ev)
@@ -85,10 +93,9 @@ static void s_on_state(void *ud)
 	s_notify_state(b);
 	if (!data)
 		return;
-	if (publisher_bridge(b->pub, "bridge.status", data, upstream_agent_id(b->up)) != 0)
+	if (bridge_publish_bridge(b, "bridge.status", data) != 0)
 		log_warn("cannot publish bridge.status");
 	json_decref(data);
-	fdwatch_kick(b->pub_watch);
 	if (b->cmds)
 		commands_on_upstream_state(b->cmds);
 }

@@ -65,4 +65,9 @@ int bridge_run(const struct config *cfg, const char *key);
  * counting. Returns 0 published, 1 duplicate, -1 failure. */
 int bridge_publish_event(struct bridge *b, const struct norm_event *ev, const char *source);
 
+/* Publish a bridge.* event (data borrowed). Every send on the PUB socket goes through here or
+ * bridge_publish_event: both re-check the socket afterwards, since a send can consume the
+ * edge of ZMQ_FD and leave a new subscription unseen (and its bridge.status unsent). */
+int bridge_publish_bridge(struct bridge *b, const char *type, json_t *data);
+
 #endif

@@ -66,7 +66,7 @@ static void s_finish(struct inbox *in, const char *result, const char *reason)
 	data = json_pack("{s:I, s:I, s:s, s:s?}", "contributions", (json_int_t)in->contributions,
 			 "sessions", (json_int_t)in->sessions, "result", result, "reason", reason);
 	if (data)
-		publisher_bridge(in->b->pub, "bridge.recovery", data, NULL);
+		bridge_publish_bridge(in->b, "bridge.recovery", data);
 	json_decref(data);
 	log_info("inbox: recovery %s: %llu contributions, %llu session events%s%s", result,
 		 (unsigned long long)in->contributions, (unsigned long long)in->sessions,
