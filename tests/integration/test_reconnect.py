@@ -88,9 +88,11 @@ def test_unknown_key_is_auth_failed_and_waits_the_cap(ctx):
     env = h.await_status(status, "auth_failed", 10)
     h.check(env["data"]["last_close_code"] == 4001, "last_close_code %r" % env["data"])
     h.check(env["data"]["next_retry_ms"] >= 3000, "next_retry_ms %r" % env["data"])
-    for _ in h.deadline_loop(5.0 - (time.monotonic() - t0), 0.1):
+    # watch the first 5 s of wall time (not stretched under valgrind: the cap is a rate)
+    while time.monotonic() - t0 < 5.0:
         n = dev.state()["auth_failed_total"]
         h.check(n <= 2, "%d auth attempts within 5 s" % n)
+        time.sleep(0.1)  # an observation window: the point is that nothing happens
     h.check(b.alive(), "bridge exited on auth failure")
     h.assert_no_key(b.stderr(), bad, "bridge stderr")
 
