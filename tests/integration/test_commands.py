@@ -445,8 +445,11 @@ def test_burst_over_ws_budget_is_rate_limited_fairly_without_4008(ctx):
     oks = {i: sum(1 for r in rs if r.get("ok") is True) for i, rs in replies.items()}
     n_ok = sum(oks.values())
     h.check(0 < n_ok <= 20, "%d ok replies with --ws-budget 20" % n_ok)
+    # The spread is a timing property (a burst is coalesced for 10 ms): under valgrind the
+    # bridge reads the burst 20-50x slower than it arrives, so it is checked elsewhere.
     for i, k in oks.items():
-        h.check(1 <= k <= 3, "client %d got %d oks: not fair (%r)" % (i, k, oks))
+        if not h.VALGRIND:
+            h.check(1 <= k <= 3, "client %d got %d oks: not fair (%r)" % (i, k, oks))
     for rs in replies.values():
         for r in rs:
             if r.get("ok") is True:
