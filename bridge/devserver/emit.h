@@ -2,7 +2,7 @@
  * emit.h: the /_dev/emit event generator (the benchmarks' source).
  *
  * Owns: emit jobs. A job writes N events to one connection as fast as the socket takes them
- * (rate 0) or paced by an lws_sul timer (rate R). Frames are built with snprintf into the
+ * (rate 0) or paced by a timerfd in the lws loop (rate R). Frames are built with snprintf into the
  * connection's reused buffer; every event is also put in the receiving agent's inbox as a
  * compact entry (job + sequence) that the job can rebuild on demand.
  */
@@ -10,6 +10,7 @@
 #define PP_DEVSERVER_EMIT_H
 
 #include <jansson.h>
+#include <libwebsockets.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -38,5 +39,10 @@ bool emit_active(const struct conn *c);
 void emit_job_inbox_id(const struct emit_job *job, uint64_t seq, char *out);
 json_t *emit_job_event_data(const struct emit_job *job, uint64_t seq, int64_t created_ns);
 void emit_job_unref(struct emit_job *job);
+
+/* The pacing timers' protocol: every vhost that carries emit connections lists it. */
+#define EMIT_TIMER_PROTOCOL "ds-emit-timer"
+int emit_timer_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+			size_t len);
 
 #endif

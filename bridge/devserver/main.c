@@ -5,6 +5,7 @@
  * checks). See docs/devserver.md.
  */
 #include "devserver.h"
+#include "emit.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -136,6 +137,7 @@ static int s_parse_args(struct ds_server *ds, int argc, char **argv)
 
 static const struct lws_protocols s_protocols[] = {
     {"pulse", http_callback, sizeof(struct ds_pss), 65536, 0, NULL, 0},
+    {EMIT_TIMER_PROTOCOL, emit_timer_callback, 0, 0, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
