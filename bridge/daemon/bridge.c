@@ -325,8 +325,10 @@ static int s_create_zmq(struct bridge *b, char *err, size_t errlen)
 	    !(b->curve = curve_new(b->zctx, b->lws, b->vh, b->cfg.curve_secret_file,
 				   b->cfg.curve_clients, err, errlen)))
 		return -1;
-	b->pub = publisher_new(b->zctx, b->curve, b->cfg.events, b->run, b->cfg.replay_size,
-			       b->cfg.dedup_size, err, errlen);
+	const struct publisher_limits limits = {
+	    .ring = b->cfg.replay_size, .dedup = b->cfg.dedup_size, .hwm = (int)b->cfg.pub_hwm};
+
+	b->pub = publisher_new(b->zctx, b->curve, b->cfg.events, b->run, &limits, err, errlen);
 	if (!b->pub)
 		return -1;
 	b->pub_watch =

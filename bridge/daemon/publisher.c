@@ -5,7 +5,15 @@
  * prefix matches "bridge.status" gets the cached status at once (ZMQ_XPUB_VERBOSE passes
  * every subscribe, even repeated prefixes, so no new subscriber is missed). A copy goes to
  * every subscriber of that prefix: the contract says a repeated seq on bridge.status is
- * such a repeat. */
+ * such a repeat.
+ *
+ * Overflows: libzmq skips a subscriber whose queue is full without saying so. With
+ * ZMQ_XPUB_NODROP the send fails instead (EAGAIN, nobody got it), which is what we count;
+ * the envelope then goes out again in the default lossy mode to everyone with room. That
+ * send parks the full queue: libzmq leaves it out of every envelope until its subscriber
+ * has read it down to half. So one count is one overflow, which its subscriber sees as one
+ * seq gap; how many envelopes the gap holds is known only there. A full subscriber costs
+ * one extra send per overflow, never a wait. */
 #include "publisher.h"
 
 #include <errno.h>
@@ -20,7 +28,6 @@
 #include "ring.h"
 
 #define DRAIN_BATCH 256
-#define SNDHWM	    100000 /* per subscriber; beyond it ZeroMQ drops for that one only */
 #define LINGER_MS   500
 
 struct publisher {
@@ -35,17 +42,17 @@ struct publisher {
 };
 
 struct publisher *publisher_new(void *zctx, const struct curve *curve, const char *endpoint,
-				const char *run, size_t ring_size, size_t dedup_size, char *err,
+				const char *run, const struct publisher_limits *limits, char *err,
 				size_t errlen)
 {
 	struct publisher *p = calloc(1, sizeof(*p));
-	int one = 1, hwm = SNDHWM, linger = LINGER_MS;
+	int one = 1, hwm = limits->hwm > 0 ? limits->hwm : 1, linger = LINGER_MS;
 
 	if (!p)
 		goto nomem;
 	snprintf(p->run, sizeof(p->run), "%s", run);
-	p->ring = ring_new(ring_size ? ring_size : 1);
-	p->seen = dedup_new(dedup_size ? dedup_size : 1);
+	p->ring = ring_new(limits->ring ? limits->ring : 1);
+	p->seen = dedup_new(limits->dedup ? limits->dedup : 1);
 	if (!p->ring || !p->seen)
 		goto nomem;
 	p->sock = zmq_socket(zctx, ZMQ_XPUB);
@@ -54,6 +61,7 @@ struct publisher *publisher_new(void *zctx, const struct curve *curve, const cha
 		goto fail;
 	}
 	zmq_setsockopt(p->sock, ZMQ_XPUB_VERBOSE, &one, sizeof(one));
+	zmq_setsockopt(p->sock, ZMQ_XPUB_NODROP, &one, sizeof(one));
 	zmq_setsockopt(p->sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
 	zmq_setsockopt(p->sock, ZMQ_LINGER, &linger, sizeof(linger));
 	if (curve_bind(curve, p->sock, endpoint, "--events", err, errlen) != 0)
@@ -101,15 +109,40 @@ static bool s_readable(void *sock)
 	return (ev & ZMQ_POLLIN) != 0;
 }
 
+static void s_lossy(struct publisher *p, bool lossy)
+{
+	int nodrop = !lossy;
+
+	zmq_setsockopt(p->sock, ZMQ_XPUB_NODROP, &nodrop, sizeof(nodrop));
+}
+
+/* One frame; when a full subscriber refuses it, once more in lossy mode (the caller counts
+ * the overflow through *refused). Never waits. */
+static int s_frame(struct publisher *p, const void *buf, size_t len, int more, bool *refused)
+{
+	int rc = zmq_send(p->sock, buf, len, more | ZMQ_DONTWAIT);
+
+	if (rc < 0 && errno == EAGAIN) {
+		*refused = true;
+		s_lossy(p, true);
+		rc = zmq_send(p->sock, buf, len, more | ZMQ_DONTWAIT);
+		s_lossy(p, false);
+	}
+	return rc < 0 ? -1 : 0;
+}
+
 static int s_send(struct publisher *p, const char *topic, const char *text, size_t len)
 {
-	/* ZMQ_DONTWAIT: XPUB never blocks (it drops per subscriber at the HWM), but say so. */
-	if (zmq_send(p->sock, topic, strlen(topic), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
-	    zmq_send(p->sock, text, len, ZMQ_DONTWAIT) < 0) {
+	bool refused = false;
+	int rc = s_frame(p, topic, strlen(topic), ZMQ_SNDMORE, &refused);
+
+	if (rc == 0)
+		rc = s_frame(p, text, len, 0, &refused);
+	if (refused)
+		p->stats.overflows++;
+	if (rc != 0)
 		p->stats.send_errors++;
-		return -1;
-	}
-	return 0;
+	return rc;
 }
 
 /* A subscription message is 0x01 + prefix (0x00 + prefix to unsubscribe). */

@@ -18,13 +18,21 @@ struct publisher_stats {
 	uint64_t duplicates;	 /* events skipped because their id was already published */
 	uint64_t status_repeats; /* bridge.status copies sent to new subscribers */
 	uint64_t send_errors;	 /* zmq_send failures (the event is still in the replay ring) */
+	uint64_t overflows;	 /* a subscriber's queue was full: it misses envelopes */
 	uint64_t subscriptions;	 /* subscribe messages seen */
+};
+
+/* The bounded memory of a publisher. */
+struct publisher_limits {
+	size_t ring;  /* envelopes kept for replay (0: replay holds nothing) */
+	size_t dedup; /* event ids remembered */
+	int hwm;      /* envelopes queued per subscriber */
 };
 
 /* Bind an XPUB socket on endpoint (through curve_bind: CurveZMQ on tcp:// when curve is not
  * NULL). run is the run id (copied). Returns NULL with err. */
 struct publisher *publisher_new(void *zctx, const struct curve *curve, const char *endpoint,
-				const char *run, size_t ring_size, size_t dedup_size, char *err,
+				const char *run, const struct publisher_limits *limits, char *err,
 				size_t errlen);
 /* Close the socket (linger bounded), free everything, NULL the pointer. */
 void publisher_destroy(struct publisher **self_p);

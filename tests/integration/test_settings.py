@@ -12,7 +12,7 @@ import harness as h  # noqa: E402
 FLAGS = ["--url", "--api-key-file", "--events", "--commands", "--ca-file", "--rest-url",
          "--contribute-via", "--ws-budget", "--legacy-query-token", "--insecure",
          "--allow-insecure-remote", "--inbox-mark-read", "--no-backfill", "--log-level",
-         "--replay-size", "--dedup-size", "--ping-interval-ms", "--auth-timeout-ms",
+         "--replay-size", "--dedup-size", "--pub-hwm", "--ping-interval-ms", "--auth-timeout-ms",
          "--backoff-base-ms", "--backoff-cap-ms", "--healthy-after-ms", "--rest-inflight",
          "--client-quota", "--max-frame", "--config", "--check-config", "--help"]
 ENVS = ["PLURUM_PULSE_URL", "PLURUM_API_KEY", "PLURUM_PULSE_EVENTS", "PLURUM_PULSE_COMMANDS",
@@ -33,6 +33,7 @@ BAD_FLAGS = [
     (["--ping-interval-ms", "50"], "ping-interval-ms"),
     (["--replay-size", "-1"], "replay-size"),
     (["--dedup-size", "0"], "dedup-size"),
+    (["--pub-hwm", "0"], "pub-hwm"),
     (["--backoff-cap-ms", "99999999999999999999999"], "backoff-cap-ms"),
     (["--max-frame", "12"], "max-frame"),
     (["--no-such-flag"], "no-such-flag"),

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """test_subscribers.py: slow and late subscribers (bridge-contract.md "Events", README
 "Guarantees"; issue 4.3): a subscriber that stops reading slows neither the upstream nor
-another subscriber, the status command keeps answering during a flood, and a late
-subscriber fills its seq gap with the replay command."""
+another subscriber, the status command keeps answering during a flood, what a full
+subscriber misses is counted in status, and a late or overrun subscriber fills its seq gap
+with the replay command."""
 
 import json
 import os
@@ -140,9 +141,81 @@ def test_stuck_subscriber_slows_neither_upstream_nor_other_subscribers(ctx):
             "the bridge read %r of %d upstream events" % (
                 bst["counters"]["events_in_live"]["contribution.received"], FLOOD))
     h.check(stuck.poll(0, zmq.POLLIN), "the stuck subscriber got nothing at all")
+    # it never reads again, so its queue overflowed exactly once (the reader had no gap)
+    h.check(bst["counters"]["subscriber_overflows"] == 1, "status counts %r overflows for one "
+            "stuck subscriber" % bst["counters"]["subscriber_overflows"])
     stuck.close(0)
     reader.close(0)
 
+
+def drain_until_marker(w, sub, timeout):
+    """Reads sub until an upstream marker event arrives, sending a new marker upstream
+    whenever the last one has not come within a second (a full queue drops markers too).
+    Returns ({seq: topic} of everything read, the marker's seq, markers sent)."""
+    got, sent, deadline = {}, 0, time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        w.dev.send(w.a, text=json.dumps({"type": "drain_marker", "data": {"n": sent}}))
+        sent += 1
+        wait_until = time.monotonic() + h.scaled(1.0)
+        while time.monotonic() < wait_until:
+            if not sub.poll(100, zmq.POLLIN):
+                continue
+            topic, body = sub.recv_multipart()
+            seq = int(SEQ_RE.search(body).group(1))
+            got[seq] = topic
+            if topic.startswith(b"upstream.drain_marker"):
+                return got, seq, sent
+    raise h.TestFailure("no marker reached the subscriber within %.0fs" % timeout)
+
+
+def gap_runs(missing):
+    """The number of contiguous runs in a sorted list of seqs."""
+    return sum(1 for i, m in enumerate(missing) if i == 0 or missing[i - 1] != m - 1)
+
+
+def test_a_full_subscriber_is_counted_and_replay_fills_its_gap(ctx):
+    # --pub-hwm applies to every subscriber: paced at 5,000/s, the reader (with the
+    # bridge's socket buffer behind its 200) can fall ~90 ms behind before it would miss any
+    events = 5000
+    w = SWorld(ctx, bridge_extra=["--pub-hwm", "200"])
+    stuck = stuck_subscriber(ctx, w.bridge.events)
+    reader, first_seq = reading_subscriber(ctx, w.bridge.events)
+    h.check(w.status()["counters"]["subscriber_overflows"] == 0, "overflows before any event")
+    w.dev.call("POST", "emit", {"agent_id": w.a, "count": events, "rate": 5000})
+    h.wait_until(lambda: w.status()["counters"]["events_in_live"]["contribution.received"]
+                 == events, 60, "%d events through the bridge" % events)
+    # the stuck subscriber now reads what it kept, then the marker that ends the story
+    seen, marker_seq, markers = drain_until_marker(w, stuck, h.scaled(60))
+    # the reader, which never fell behind, has every seq up to the marker
+    reader_seqs = set()
+    while not reader_seqs or max(reader_seqs) < marker_seq:
+        h.check(reader.poll(int(h.scaled(10) * 1000), zmq.POLLIN), "the reader stalled")
+        _, body = reader.recv_multipart()
+        reader_seqs.add(int(SEQ_RE.search(body).group(1)))
+    want = set(range(first_seq + 1, marker_seq + 1))
+    h.check(want <= reader_seqs, "the reading subscriber missed %d envelopes"
+            % len(want - reader_seqs))
+    missed = sorted(want - set(seen))
+    overflows = w.status()["counters"]["subscriber_overflows"]
+    print("    %d events, %d markers: the stuck subscriber (pub-hwm 200) read %d envelopes, "
+          "missed %d in %d gap(s); status counts %d overflow(s)" % (
+              events, markers, len(seen), len(missed), gap_runs(missed), overflows))
+    h.check(len(missed) > 0, "the stuck subscriber missed nothing: the test did not fill it")
+    h.check(overflows == gap_runs(missed), "status counts %d overflows, the stuck subscriber "
+            "has %d gaps" % (overflows, gap_runs(missed)))
+    # the gap is in the replay ring (10,000 by default): the subscriber can make itself whole
+    r = replay_all(w, missed[0] - 1)
+    replayed = {e["seq"]: e for e in r["events"]}
+    h.check(all(m in replayed for m in missed), "replay lacks %d of the missed envelopes"
+            % len([m for m in missed if m not in replayed]))
+    whole = {s: seen[s] for s in want if s in seen}
+    whole.update({s: replayed[s]["type"].encode() for s in missed})
+    contribs = sum(1 for t in whole.values() if t.startswith(b"contribution.received"))
+    h.check(set(whole) == want and contribs == events, "after replay the stuck subscriber "
+            "has %d of %d envelopes, %d of %d contributions" % (len(whole), len(want),
+                                                               contribs, events))
+    stuck.close(0)
+    reader.close(0)
 
 def replay_all(w, after, limit=100000):
     r = request(w.ctx, w.bridge.commands, {"cmd": "replay", "after_seq": after,

@@ -390,6 +390,7 @@ static void help_lists_every_option_and_env_name(void **state)
 					   "--log-level",
 					   "--replay-size",
 					   "--dedup-size",
+					   "--pub-hwm",
 					   "--ping-interval-ms",
 					   "--auth-timeout-ms",
 					   "--backoff-base-ms",
