@@ -114,13 +114,19 @@ static void s_head(struct sbuf *b, const char *run, unsigned long long seq, cons
 		   const char *type, const char *source, const char *received_at,
 		   const char *agent_id)
 {
-	char num[64]; /* ",\"seq\":" + 20 digits + ",\"id\":" */
+	char num[20]; /* the digits of seq, from the end */
+	size_t n = 0;
 
 	s_reserve(b, 512);
 	s_puts(b, "{\"v\":1,\"run\":");
 	s_put_jstr(b, run, false);
-	int n = snprintf(num, sizeof num, ",\"seq\":%llu,\"id\":", seq);
-	s_put(b, num, n > 0 && (size_t)n < sizeof num ? (size_t)n : 0);
+	s_puts(b, ",\"seq\":");
+	do {
+		num[sizeof num - ++n] = (char)('0' + seq % 10);
+		seq /= 10;
+	} while (seq != 0);
+	s_put(b, num + sizeof num - n, n);
+	s_puts(b, ",\"id\":");
 	s_put_jstr(b, id, true);
 	s_puts(b, ",\"type\":");
 	s_put_jstr(b, type, false);

@@ -509,10 +509,12 @@ static void s_fput_compact(struct fbuf *b, const char *s, const struct jtok *t)
 
 static bool s_tok_is(const char *s, const struct jtok *t, const char *word)
 {
-	size_t n = strlen(word);
+	size_t n;
 
-	return t->type == JT_STR && !(t->flags & JT_F_ESCAPE) && t->end - t->start == n + 2 &&
-	       memcmp(s + t->start + 1, word, n) == 0;
+	if (t->type != JT_STR || (t->flags & JT_F_ESCAPE) || s[t->start + 1] != word[0])
+		return false; /* most names differ in their first byte: no strlen for those */
+	n = strlen(word);
+	return t->end - t->start == n + 2 && memcmp(s + t->start + 1, word, n) == 0;
 }
 
 static bool s_tok_same_key(const char *s, const struct jtok *a, const struct jtok *b)
@@ -663,6 +665,17 @@ static size_t s_field_index(const struct schema *sc, const char *in)
 	return SCHEMA_FIELDS_MAX;
 }
 
+/* Appends n bytes of s at dst[*pos] (pos < size), cut to size - 1 bytes like snprintf:
+ * the hot path builds its names without printf's format parsing. */
+static void s_append(char *dst, size_t size, size_t *pos, const char *s, size_t n)
+{
+	if (n > size - 1 - *pos)
+		n = size - 1 - *pos;
+	memcpy(dst + *pos, s, n);
+	*pos += n;
+	dst[*pos] = '\0';
+}
+
 int normalize_frame_fast(const char *text, size_t len, size_t max_len, struct norm_event *out)
 {
 	struct jtok toks[FAST_MAX_TOKENS];
@@ -670,7 +683,7 @@ int normalize_frame_fast(const char *text, size_t len, size_t max_len, struct no
 	const struct schema *sc = NULL;
 	uint32_t type = 0, data = 0, ident, topic;
 	char seg[TOPIC_SEGMENT_MAX + 1], tname[32];
-	size_t ilen, tlen;
+	size_t ilen, tlen, at;
 	const char *istr, *tstr;
 	int n;
 
@@ -716,8 +729,15 @@ int normalize_frame_fast(const char *text, size_t len, size_t max_len, struct no
 	if (!out->data_json)
 		return 0;
 	out->kind = NORM_EVENT;
-	snprintf(out->type, sizeof(out->type), "%s", sc->type);
-	snprintf(out->topic, sizeof(out->topic), "%s.%s", sc->type, seg);
-	snprintf(out->id, sizeof(out->id), "%s%.*s", sc->id_prefix, (int)ilen, istr);
+	tlen = strlen(sc->type);
+	at = 0;
+	s_append(out->type, sizeof(out->type), &at, sc->type, tlen);
+	at = 0;
+	s_append(out->topic, sizeof(out->topic), &at, sc->type, tlen);
+	s_append(out->topic, sizeof(out->topic), &at, ".", 1);
+	s_append(out->topic, sizeof(out->topic), &at, seg, strlen(seg));
+	at = 0;
+	s_append(out->id, sizeof(out->id), &at, sc->id_prefix, strlen(sc->id_prefix));
+	s_append(out->id, sizeof(out->id), &at, istr, ilen);
 	return 1;
 }

@@ -175,13 +175,15 @@ def gap_runs(missing):
 
 def test_a_full_subscriber_is_counted_and_replay_fills_its_gap(ctx):
     # --pub-hwm applies to every subscriber: paced at 5,000/s, the reader (with the
-    # bridge's socket buffer behind its 200) can fall ~90 ms behind before it would miss any
-    events = 5000
-    w = SWorld(ctx, bridge_extra=["--pub-hwm", "200"])
+    # bridge's socket buffer behind its 200) can fall ~90 ms behind before it would miss any.
+    # Valgrind runs the bridge's threads one at a time: a busy publishing thread there can
+    # starve ZeroMQ's I/O thread, so events come slower and the queue is larger.
+    events, hwm, rate = (3000, 1000, 500) if h.VALGRIND else (5000, 200, 5000)
+    w = SWorld(ctx, bridge_extra=["--pub-hwm", str(hwm)])
     stuck = stuck_subscriber(ctx, w.bridge.events)
     reader, first_seq = reading_subscriber(ctx, w.bridge.events)
     h.check(w.status()["counters"]["subscriber_overflows"] == 0, "overflows before any event")
-    w.dev.call("POST", "emit", {"agent_id": w.a, "count": events, "rate": 5000})
+    w.dev.call("POST", "emit", {"agent_id": w.a, "count": events, "rate": rate})
     h.wait_until(lambda: w.status()["counters"]["events_in_live"]["contribution.received"]
                  == events, 60, "%d events through the bridge" % events)
     # the stuck subscriber now reads what it kept, then the marker that ends the story
@@ -197,9 +199,9 @@ def test_a_full_subscriber_is_counted_and_replay_fills_its_gap(ctx):
             % len(want - reader_seqs))
     missed = sorted(want - set(seen))
     overflows = w.status()["counters"]["subscriber_overflows"]
-    print("    %d events, %d markers: the stuck subscriber (pub-hwm 200) read %d envelopes, "
+    print("    %d events, %d markers: the stuck subscriber (pub-hwm %d) read %d envelopes, "
           "missed %d in %d gap(s); status counts %d overflow(s)" % (
-              events, markers, len(seen), len(missed), gap_runs(missed), overflows))
+              events, markers, hwm, len(seen), len(missed), gap_runs(missed), overflows))
     h.check(len(missed) > 0, "the stuck subscriber missed nothing: the test did not fill it")
     h.check(overflows == gap_runs(missed), "status counts %d overflows, the stuck subscriber "
             "has %d gaps" % (overflows, gap_runs(missed)))

@@ -144,6 +144,38 @@ static void test_scanner_counts_members_and_spans(void **state)
 	assert_int_equal(jscan("[[[]]]", 6, t, 16, 2), -1); /* too deep */
 }
 
+/* The scanner reads strings 8 bytes at a time: a special byte must be seen at every
+ * offset, in a full word and in the tail shorter than a word. */
+static void test_scanner_sees_special_bytes_at_every_offset(void **state)
+{
+	static const char *const good[] = {"\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
+					   "\\n",      "\\\"",	       "\\/"};
+	static const char *const bad[] = {"\x01",  "\x1f",	   "\x7f\xff",
+					  "\xc3" "b", "\xed\xa0\x80", "\"x"};
+	struct jtok t[4];
+	char buf[64];
+
+	(void)state;
+	for (int before = 0; before < 18; before++) {
+		for (int after = 0; after < 10; after++) {
+			for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+				int n =
+				    snprintf(buf, sizeof(buf), "[\"%.*s%s%.*s\"]", before,
+					     "aaaaaaaaaaaaaaaaaa", good[i], after, "bbbbbbbbbb");
+
+				assert_int_equal(jscan(buf, (size_t)n, t, 4, 4), 2);
+				assert_int_equal(t[1].end, n - 1); /* just past the closing quote */
+			}
+			for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+				int n = snprintf(buf, sizeof(buf), "[\"%.*s%s%.*s\"]", before,
+						 "aaaaaaaaaaaaaaaaaa", bad[i], after, "bbbbbbbbbb");
+
+				assert_int_equal(jscan(buf, (size_t)n, t, 4, 4), -1);
+			}
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -151,6 +183,7 @@ int main(void)
 	    cmocka_unit_test(test_unusual_frames_are_left_to_the_reference_path),
 	    cmocka_unit_test(test_deep_nesting_is_declined_without_recursing_far),
 	    cmocka_unit_test(test_scanner_counts_members_and_spans),
+	    cmocka_unit_test(test_scanner_sees_special_bytes_at_every_offset),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -699,6 +699,12 @@ static void envelope_largest_seq_is_written_in_full(void **state)
 	assert_non_null(strstr(env, ",\"seq\":18446744073709551615,\"id\":null,"));
 	assert_int_equal(len, strlen(env));
 	free(env);
+	env = envelope_dump("r", 0, NULL, "t", "s", "r", NULL, NULL, &len);
+	assert_non_null(strstr(env, ",\"seq\":0,\"id\":null,"));
+	free(env);
+	env = envelope_dump("r", 1000000, NULL, "t", "s", "r", NULL, NULL, &len);
+	assert_non_null(strstr(env, ",\"seq\":1000000,\"id\":null,"));
+	free(env);
 }
 
 static void envelope_keys_in_contract_order(void **state)
