@@ -289,10 +289,6 @@ static int s_create_lws(struct bridge *b, char *err, size_t errlen)
 	info.protocols = protocols;
 	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 	info.user = b;
-	/* One read takes up to 64 KiB (lws' default is 4 KiB: ~9 events): under load a service
-	 * pass then publishes a long run of events back to back, and ZeroMQ's I/O thread, still
-	 * awake from the first, takes the rest without a wakeup each. */
-	info.pt_serv_buf_size = 65536;
 	if (b->cfg.ca_file[0])
 		info.client_ssl_ca_filepath = b->cfg.ca_file;
 	/* lws' own handshake timeout must not cut the wait for a slow auth_ok short */
