@@ -70,6 +70,38 @@ void bench_lat_free(struct bench_lat *l)
 	l->n = l->cap = 0;
 }
 
+int bench_parse_args(int argc, char **argv, struct bench_args *a)
+{
+	a->count = 0;
+	a->idle_ms = 2000;
+	a->timeout_ms = 600000;
+	a->out = NULL;
+	memset(a->values, 0, sizeof(a->values));
+	for (int i = 1; i < argc; i += 2) {
+		const char *opt = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		size_t k = 0;
+
+		if (!v)
+			return -1;
+		if (!strcmp(opt, "--count"))
+			a->count = strtoull(v, NULL, 10);
+		else if (!strcmp(opt, "--idle-ms"))
+			a->idle_ms = strtoll(v, NULL, 10);
+		else if (!strcmp(opt, "--timeout-ms"))
+			a->timeout_ms = strtoll(v, NULL, 10);
+		else if (!strcmp(opt, "--out"))
+			a->out = v;
+		else {
+			while (a->names[k] && strcmp(opt, a->names[k]))
+				k++;
+			if (!a->names[k] || k >= sizeof(a->values) / sizeof(a->values[0]))
+				return -1;
+			a->values[k] = v;
+		}
+	}
+	return 0;
+}
+
 long bench_proc_kb(const char *key)
 {
 	FILE *f = fopen("/proc/self/status", "r");

@@ -1,7 +1,7 @@
 /*
  * bench_util.h: small helpers shared by the benchmark's C programs (raw_client, sub_meter,
- * contrib_bench): the clock, the cheap sent_at_ns scan, a growable latency array and
- * /proc/self/status reading. Not part of the product.
+ * contrib_bench): the clock, the cheap sent_at_ns scan, a growable latency array,
+ * /proc/self/status reading and the meters' common options. Not part of the product.
  */
 #ifndef BENCH_UTIL_H
 #define BENCH_UTIL_H
@@ -30,5 +30,19 @@ void bench_lat_free(struct bench_lat *l);
 
 /* A "Name:   N kB" line of /proc/self/status (key with its colon), or -1. */
 long bench_proc_kb(const char *key);
+
+/* The options raw_client and sub_meter share (--count N --idle-ms MS --timeout-ms MS
+ * --out FILE), and the string options of each program: names[] lists them (NULL-ended),
+ * values[] gets their values (NULL when absent). */
+struct bench_args {
+	unsigned long long count;
+	long long idle_ms, timeout_ms; /* defaults 2000 and 600000 */
+	const char *out;
+	const char *const *names;
+	const char *values[4];
+};
+
+/* Fills a from argv; returns 0, or -1 on an unknown option or one without its value. */
+int bench_parse_args(int argc, char **argv, struct bench_args *a);
 
 #endif

@@ -203,32 +203,20 @@ int main(int argc, char **argv)
 {
 	struct lws_context_creation_info info;
 	struct raw *r = &g_raw;
-	const char *url = NULL, *ca = NULL, *out = NULL;
-	long long idle_ms = 2000, timeout_ms = 600000;
+	static const char *const names[] = {"--url", "--ca-file", NULL};
+	struct bench_args a = {.names = names};
+	const char *url, *ca, *out;
+	long long idle_ms, timeout_ms;
 	int rc = 1;
 
-	r->want = 0;
-	for (int i = 1; i < argc; i++) {
-		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-
-		if (!v)
-			s_usage();
-		if (!strcmp(argv[i], "--url"))
-			url = v;
-		else if (!strcmp(argv[i], "--ca-file"))
-			ca = v;
-		else if (!strcmp(argv[i], "--out"))
-			out = v;
-		else if (!strcmp(argv[i], "--count"))
-			r->want = strtoull(v, NULL, 10);
-		else if (!strcmp(argv[i], "--idle-ms"))
-			idle_ms = strtoll(v, NULL, 10);
-		else if (!strcmp(argv[i], "--timeout-ms"))
-			timeout_ms = strtoll(v, NULL, 10);
-		else
-			s_usage();
-		i++;
-	}
+	if (bench_parse_args(argc, argv, &a))
+		s_usage();
+	url = a.values[0];
+	ca = a.values[1];
+	out = a.out;
+	idle_ms = a.idle_ms;
+	timeout_ms = a.timeout_ms;
+	r->want = a.count;
 	r->record = out != NULL;
 	r->key = getenv("BENCH_API_KEY");
 	if (!url || !r->key || !r->want)

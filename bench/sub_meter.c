@@ -113,33 +113,23 @@ static void s_usage(void)
 int main(int argc, char **argv)
 {
 	struct meter m;
-	const char *endpoint = NULL, *out = NULL;
-	long long idle_ms = 2000, timeout_ms = 600000;
+	static const char *const names[] = {"--endpoint", NULL};
+	struct bench_args a = {.names = names};
+	const char *endpoint, *out;
+	long long idle_ms, timeout_ms;
 	int64_t deadline;
 	void *ctx, *sock;
 	int hwm = 0, rc = 0;
 	const char *why = "";
 
 	memset(&m, 0, sizeof(m));
-	for (int i = 1; i < argc; i++) {
-		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-
-		if (!v)
-			s_usage();
-		if (!strcmp(argv[i], "--endpoint"))
-			endpoint = v;
-		else if (!strcmp(argv[i], "--out"))
-			out = v;
-		else if (!strcmp(argv[i], "--count"))
-			m.want = strtoull(v, NULL, 10);
-		else if (!strcmp(argv[i], "--idle-ms"))
-			idle_ms = strtoll(v, NULL, 10);
-		else if (!strcmp(argv[i], "--timeout-ms"))
-			timeout_ms = strtoll(v, NULL, 10);
-		else
-			s_usage();
-		i++;
-	}
+	if (bench_parse_args(argc, argv, &a))
+		s_usage();
+	endpoint = a.values[0];
+	out = a.out;
+	idle_ms = a.idle_ms;
+	timeout_ms = a.timeout_ms;
+	m.want = a.count;
 	if (!endpoint || !m.want)
 		s_usage();
 	m.record = out != NULL;
