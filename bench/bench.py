@@ -103,6 +103,27 @@ def proc_cpu_ticks(pid):
     return int(fields[11]) + int(fields[12])
 
 
+def thread_ticks(pid):
+    """utime+stime in clock ticks per thread of pid: 'main' for the main thread, 'zmq_io'
+    summed over ZeroMQ's I/O threads, 'other' for the rest."""
+    out = {"main": 0, "zmq_io": 0, "other": 0}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                head, rest = f.read().rsplit(")", 1)
+        except OSError:
+            continue
+        fields = rest.split()
+        name = head.split("(", 1)[1]
+        key = "main" if tid == str(pid) else "zmq_io" if name.startswith("ZMQbg/IO") else "other"
+        out[key] += int(fields[11]) + int(fields[12])
+    return out
+
+
+def per_event_us(ticks, events):
+    return ticks / CLK_TCK * 1e6 / events if events else None
+
+
 def proc_ctxt(pid):
     """Voluntary context switches summed over all threads."""
     total = 0
@@ -291,9 +312,14 @@ def rate_of(res):
 
 def run_raw_throughput(cfg, ds, transport):
     p, aid = start_raw(cfg, ds, transport, cfg.events)
+    ds0 = proc_cpu_ticks(ds.proc.pid)
     ds.emit(aid, cfg.events, 0, cfg.size)
     res = finish(p, cfg.timeout_s, "raw_client")
-    return {"rate": rate_of(res), "received": res["received"], "vmhwm_kb": res["vmhwm_kb"]}
+    n = res["received"]
+    return {"rate": rate_of(res), "received": n, "vmhwm_kb": res["vmhwm_kb"],
+            "cpu_us_per_event": {
+                "raw client": res["cpu_us"] / n if n else None,
+                "devserver": per_event_us(proc_cpu_ticks(ds.proc.pid) - ds0, n)}}
 
 
 def run_dual_raw(cfg, ds, transport):
@@ -313,9 +339,17 @@ def run_dual_raw(cfg, ds, transport):
 def run_bridge_throughput(cfg, ds, br):
     m = start_meter(cfg, br, cfg.events)
     cpu0 = proc_cpu_ticks(br.pid)
+    th0, ds0 = thread_ticks(br.pid), proc_cpu_ticks(ds.proc.pid)
     ds.emit(br.agent, cfg.events, 0, cfg.size)
     res = finish(m, cfg.timeout_s, "sub_meter")
+    th1, n = thread_ticks(br.pid), res["received"]
+    cpu = {"bridge main thread": per_event_us(th1["main"] - th0["main"], n),
+           "bridge ZeroMQ I/O thread": per_event_us(th1["zmq_io"] - th0["zmq_io"], n),
+           "subscriber main thread": res["cpu_main_us"] / n if n else None,
+           "subscriber ZeroMQ I/O thread": (res["cpu_us"] - res["cpu_main_us"]) / n if n else None,
+           "devserver": per_event_us(proc_cpu_ticks(ds.proc.pid) - ds0, n)}
     return {"rate": rate_of(res), "received": res["received"], "seq_gaps": res["seq_gaps"],
+            "cpu_us_per_event": cpu,
             "cpu_s": (proc_cpu_ticks(br.pid) - cpu0) / CLK_TCK,
             "vmhwm_kb": proc_status(br.pid, "VmHWM"), "vmrss_kb": proc_status(br.pid, "VmRSS"),
             "rss_start_kb": br.rss_start}
@@ -476,6 +510,21 @@ def aggregate(cfg, results):
                      ratio and ratio["median"] >= 0.7))
         rows.append((t, "2 raw clients together (ev/s)", dual, "> bridge",
                      dual and br_t and dual["median"] > br_t["median"]))
+        # where the CPU goes at full rate, per event: the raw path is 2 threads, the
+        # bridge's 5 (its own 2, the subscriber's 2, the devserver), on the same cores
+        short = {"raw client": "raw client", "devserver": "devserver",
+                 "bridge main thread": "bridge main thread",
+                 "bridge ZeroMQ I/O thread": "bridge ZMQ I/O thread",
+                 "subscriber main thread": "SUB main thread",
+                 "subscriber ZeroMQ I/O thread": "SUB ZMQ I/O thread"}
+        for who in ("raw", "bridge"):
+            keys = list(reps[0][who]["cpu_us_per_event"])
+            for key in keys:
+                rows.append((t, f"CPU us/event at full rate, {who}: {short[key]}",
+                             s(lambda r, w=who, k=key: r[w]["cpu_us_per_event"][k]), None, None))
+            rows.append((t, f"CPU us/event at full rate, {who}: all",
+                         s(lambda r, w=who: sum(v for v in r[w]["cpu_us_per_event"].values()
+                                                if v is not None)), None, None))
         rows.append((t, "bridge events lost (seq gaps + missing)",
                      s(lambda r: r["bridge"]["seq_gaps"] + cfg.events - r["bridge"]["received"]),
                      None, None))

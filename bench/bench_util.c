@@ -1,11 +1,13 @@
 /*
  * bench_util.c: the helpers of bench_util.h.
  */
+#define _GNU_SOURCE /* RUSAGE_THREAD */
 #include "bench_util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 int64_t bench_now_ns(void)
@@ -68,6 +70,16 @@ void bench_lat_free(struct bench_lat *l)
 	free(l->v);
 	l->v = NULL;
 	l->n = l->cap = 0;
+}
+
+long long bench_cpu_us(int thread)
+{
+	struct rusage ru;
+
+	if (getrusage(thread ? RUSAGE_THREAD : RUSAGE_SELF, &ru) != 0)
+		return -1;
+	return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000LL + ru.ru_utime.tv_usec +
+	       ru.ru_stime.tv_usec;
 }
 
 int bench_parse_args(int argc, char **argv, struct bench_args *a)

@@ -31,6 +31,10 @@ void bench_lat_free(struct bench_lat *l);
 /* A "Name:   N kB" line of /proc/self/status (key with its colon), or -1. */
 long bench_proc_kb(const char *key);
 
+/* CPU time (user + system) in us of the calling thread (thread != 0) or of the whole
+ * process, all threads. */
+long long bench_cpu_us(int thread);
+
 /* The options raw_client and sub_meter share (--count N --idle-ms MS --timeout-ms MS
  * --out FILE), and the string options of each program: names[] lists them (NULL-ended),
  * values[] gets their values (NULL when absent). */

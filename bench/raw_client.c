@@ -247,9 +247,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "raw_client: cannot write %s\n", out);
 	printf("{\"done\":true,\"ok\":%s,\"error\":\"%s\",\"received\":%" PRIu64
 	       ",\"first_sent_ns\":%" PRId64 ",\"first_recv_ns\":%" PRId64
-	       ",\"last_recv_ns\":%" PRId64 ",\"vmhwm_kb\":%ld,\"vmrss_kb\":%ld}\n",
+	       ",\"last_recv_ns\":%" PRId64 ",\"vmhwm_kb\":%ld,\"vmrss_kb\":%ld,\"cpu_us\":%lld}\n",
 	       r->failed ? "false" : "true", r->why, r->frames, r->first_sent_ns, r->first_recv_ns,
-	       r->last_recv_ns, bench_proc_kb("VmHWM:"), bench_proc_kb("VmRSS:"));
+	       r->last_recv_ns, bench_proc_kb("VmHWM:"), bench_proc_kb("VmRSS:"), bench_cpu_us(0));
 	fflush(stdout);
 	rc = r->failed ? 1 : 0;
 	lws_context_destroy(r->ctx);

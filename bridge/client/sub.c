@@ -132,12 +132,15 @@ int ppulse_sub_recv(ppulse_sub_t *sub, ppulse_event_t *ev, int timeout_ms)
 	for (;;) {
 		zmq_msg_t frames[2];
 		size_t count;
-		int rc = ppc__wait(sub->sock, ZMQ_POLLIN, deadline);
-		if (rc != PPULSE_OK)
-			return rc;
-		rc = ppc__recv_frames(sub->sock, frames, 2, &count);
-		if (rc == PPULSE_ETIMEOUT)
-			continue; /* nothing after all: wait again within the same deadline */
+		/* Take what is queued first and wait only when nothing is: a zmq_poll() before
+		 * every message would cost a poll(2) each while a burst is being read. */
+		int rc = ppc__recv_frames(sub->sock, frames, 2, &count);
+		if (rc == PPULSE_ETIMEOUT) {
+			rc = ppc__wait(sub->sock, ZMQ_POLLIN, deadline);
+			if (rc != PPULSE_OK)
+				return rc;
+			continue;
+		}
 		if (rc != PPULSE_OK)
 			return rc;
 		if (count == 2)

@@ -154,13 +154,36 @@ static int s_wait(void *zsock, int64_t deadline)
 	}
 }
 
-/* The receive loop; returns the exit status. */
+/* Prints every event already queued. Returns 1 when that emptied the queue (or a signal
+ * came: the caller's wait decides), 0 to exit with status 0 (count reached, reader gone),
+ * -1 to exit with status 1 (an error, already reported). */
+static int s_drain(const struct opts *o, ppulse_sub_t *sub, long long *seen)
+{
+	while (!tool_stop) {
+		ppulse_event_t ev;
+		int rc = ppulse_sub_recv(sub, &ev, 0);
+		if (rc == PPULSE_ETIMEOUT || rc == PPULSE_EINTR)
+			return 1; /* nothing (more) queued, or a signal */
+		if (rc != PPULSE_OK) {
+			fprintf(stderr, PROG ": receive: %s\n", ppulse_strerror(rc));
+			return -1;
+		}
+		bool ok = s_print(o, &ev);
+		ppulse_event_clear(&ev);
+		if (!ok) /* the reader went away (EPIPE): nothing left to do */
+			return errno == EPIPE ? 0 : -1;
+		if (o->count > 0 && ++*seen >= o->count)
+			return 0;
+	}
+	return 1;
+}
+
+/* The receive loop: one wait per burst, then everything queued. Returns the exit status. */
 static int s_run(const struct opts *o, ppulse_sub_t *sub)
 {
 	long long seen = 0;
 	for (;;) {
 		int64_t deadline = o->timeout_ms < 0 ? -1 : s_now_ms() + o->timeout_ms;
-		ppulse_event_t ev;
 		int w = s_wait(ppulse_sub_zsocket(sub), deadline), rc;
 		if (w == -1)
 			return 0;
@@ -172,19 +195,9 @@ static int s_run(const struct opts *o, ppulse_sub_t *sub)
 			fprintf(stderr, PROG ": poll: %s\n", zmq_strerror(errno));
 			return 1;
 		}
-		rc = ppulse_sub_recv(sub, &ev, 0);
-		if (rc == PPULSE_ETIMEOUT || rc == PPULSE_EINTR)
-			continue; /* a skipped malformed message, or a signal: the loop decides */
-		if (rc != PPULSE_OK) {
-			fprintf(stderr, PROG ": receive: %s\n", ppulse_strerror(rc));
-			return 1;
-		}
-		bool ok = s_print(o, &ev);
-		ppulse_event_clear(&ev);
-		if (!ok) /* the reader went away (EPIPE): nothing left to do */
-			return errno == EPIPE ? 0 : 1;
-		if (o->count > 0 && ++seen >= o->count)
-			return 0;
+		rc = s_drain(o, sub, &seen);
+		if (rc != 1)
+			return rc < 0 ? 1 : 0;
 	}
 }
 

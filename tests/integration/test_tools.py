@@ -44,9 +44,11 @@ def check(cond, what):
 class FakePub:
     """An XPUB bound on an ephemeral port: the bridge's event socket, as far as sub knows."""
 
-    def __init__(self, ctx):
+    def __init__(self, ctx, sndhwm=None):
         self.sock = ctx.socket(zmq.XPUB)
         self.sock.setsockopt(zmq.LINGER, 0)
+        if sndhwm is not None:
+            self.sock.setsockopt(zmq.SNDHWM, sndhwm)  # before bind: the listener copies it
         self.sock.bind("tcp://127.0.0.1:*")
         self.endpoint = self.sock.getsockopt_string(zmq.LAST_ENDPOINT)
 
@@ -152,6 +154,25 @@ def test_sub_prints_each_envelope_exactly_and_skips_malformed(ctx):
     finally:
         pub.close()
 
+
+def test_sub_reads_a_burst_in_order_and_stops_at_its_count(ctx):
+    """A burst is drained without a wait per event; --count still ends it exactly."""
+    n = 5000
+    for count in (n, 3):
+        pub = FakePub(ctx, sndhwm=0)  # unbounded: the burst must not be dropped here
+        try:
+            p = subprocess.Popen([SUB, "--events", pub.endpoint, "--count", str(count)],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            pub.await_subscription(b"")
+            for i in range(1, n + 1):
+                pub.send(b"contribution.received.s", b'{"v":1,"seq":%d}' % i)
+            out, err = p.communicate(timeout=DEADLINE_S)
+            check(p.returncode == 0, "exit %d, stderr %r" % (p.returncode, err))
+            want = b"".join(b'{"v":1,"seq":%d}\n' % i for i in range(1, count + 1))
+            check(out == want, "--count %d: %d lines, first %r" % (
+                count, out.count(b"\n"), out[:60]))
+        finally:
+            pub.close()
 
 def test_sub_filters_by_prefix(ctx):
     pub = FakePub(ctx)
