@@ -18,32 +18,32 @@ extern "C" {
 #define PPULSE_ENVELOPE_VERSION 1
 
 /* Topics (prefixes for subscribing). */
-#define PPULSE_TOPIC_ALL                   ""
-#define PPULSE_TOPIC_SESSION               "session."
-#define PPULSE_TOPIC_SESSION_OPENED        "session.opened."
-#define PPULSE_TOPIC_SESSION_CLOSED        "session.closed."
+#define PPULSE_TOPIC_ALL		   ""
+#define PPULSE_TOPIC_SESSION		   "session."
+#define PPULSE_TOPIC_SESSION_OPENED	   "session.opened."
+#define PPULSE_TOPIC_SESSION_CLOSED	   "session.closed."
 #define PPULSE_TOPIC_CONTRIBUTION_RECEIVED "contribution.received."
-#define PPULSE_TOPIC_BRIDGE_STATUS         "bridge.status"
-#define PPULSE_TOPIC_BRIDGE_RECOVERY       "bridge.recovery"
-#define PPULSE_TOPIC_UPSTREAM              "upstream."
+#define PPULSE_TOPIC_BRIDGE_STATUS	   "bridge.status"
+#define PPULSE_TOPIC_BRIDGE_RECOVERY	   "bridge.recovery"
+#define PPULSE_TOPIC_UPSTREAM		   "upstream."
 
 /* Envelope "type" values. */
-#define PPULSE_TYPE_SESSION_OPENED        "session.opened"
-#define PPULSE_TYPE_SESSION_CLOSED        "session.closed"
+#define PPULSE_TYPE_SESSION_OPENED	  "session.opened"
+#define PPULSE_TYPE_SESSION_CLOSED	  "session.closed"
 #define PPULSE_TYPE_CONTRIBUTION_RECEIVED "contribution.received"
-#define PPULSE_TYPE_BRIDGE_STATUS         "bridge.status"
-#define PPULSE_TYPE_BRIDGE_RECOVERY       "bridge.recovery"
+#define PPULSE_TYPE_BRIDGE_STATUS	  "bridge.status"
+#define PPULSE_TYPE_BRIDGE_RECOVERY	  "bridge.recovery"
 
 /* Envelope member names, in the order the bridge writes them. */
-#define PPULSE_F_V           "v"
-#define PPULSE_F_RUN         "run"
-#define PPULSE_F_SEQ         "seq"
-#define PPULSE_F_ID          "id"
-#define PPULSE_F_TYPE        "type"
-#define PPULSE_F_SOURCE      "source"
+#define PPULSE_F_V	     "v"
+#define PPULSE_F_RUN	     "run"
+#define PPULSE_F_SEQ	     "seq"
+#define PPULSE_F_ID	     "id"
+#define PPULSE_F_TYPE	     "type"
+#define PPULSE_F_SOURCE	     "source"
 #define PPULSE_F_RECEIVED_AT "received_at"
 #define PPULSE_F_AGENT_ID    "agent_id"
-#define PPULSE_F_DATA        "data"
+#define PPULSE_F_DATA	     "data"
 
 /* "source" values. */
 #define PPULSE_SOURCE_LIVE   "live"
@@ -80,8 +80,8 @@ typedef struct ppulse_sub ppulse_sub_t;
 
 /* A subscriber connected to endpoint (NULL = the default) with the given topic prefixes
  * (n == 0 subscribes to everything). Returns NULL on failure, with a message in err. */
-ppulse_sub_t *ppulse_sub_new(const char *endpoint, const char *const *prefixes, size_t n,
-			     char *err, size_t errlen);
+ppulse_sub_t *ppulse_sub_new(const char *endpoint, const char *const *prefixes, size_t n, char *err,
+			     size_t errlen);
 /* Close and free; sets *self_p to NULL. Safe on NULL. */
 void ppulse_sub_destroy(ppulse_sub_t **self_p);
 
@@ -115,8 +115,7 @@ void ppulse_ctl_destroy(ppulse_ctl_t **self_p);
  * After a timeout the client stays usable: a late reply to an earlier request is
  * discarded (the library matches replies to requests with its own "id" when the request
  * has none). */
-int ppulse_ctl_request(ppulse_ctl_t *ctl, const char *request_json, char **reply,
-		       int timeout_ms);
+int ppulse_ctl_request(ppulse_ctl_t *ctl, const char *request_json, char **reply, int timeout_ms);
 
 /* Helpers that build the request and call ppulse_ctl_request().
  * content_json is a JSON object text; type may be NULL (suggestion); id may be NULL. */
@@ -151,9 +150,9 @@ typedef struct ppulse_curve {
 
 /* Fill keys from server_public_file and client_secret_file (the client's public key is
  * derived from its secret). A NULL file name takes the file named by
- * PPULSE_ENV_CURVE_SERVER_KEY / PPULSE_ENV_CURVE_CLIENT_KEY. A secret file that group or others can access is refused.
- * Returns PPULSE_OK, or PPULSE_EINVAL / PPULSE_EIO with one line in err naming the file
- * (never the secret). Wipe keys with ppulse_curve_clear() when done. */
+ * PPULSE_ENV_CURVE_SERVER_KEY / PPULSE_ENV_CURVE_CLIENT_KEY. A secret file that group or others can
+ * access is refused. Returns PPULSE_OK, or PPULSE_EINVAL / PPULSE_EIO with one line in err naming
+ * the file (never the secret). Wipe keys with ppulse_curve_clear() when done. */
 int ppulse_curve_load(ppulse_curve_t *keys, const char *server_public_file,
 		      const char *client_secret_file, char *err, size_t errlen);
 /* Overwrite the keys with zeros. */

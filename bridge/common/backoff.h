@@ -6,10 +6,10 @@
 #include <stdint.h>
 
 enum backoff_reason {
-	BACKOFF_NORMAL,     /* any close, refused connection, DNS or TLS failure */
-	BACKOFF_AUTH,       /* close 4001 or an auth error/timeout */
+	BACKOFF_NORMAL,	    /* any close, refused connection, DNS or TLS failure */
+	BACKOFF_AUTH,	    /* close 4001 or an auth error/timeout */
 	BACKOFF_SUPERSEDED, /* close 4000: another client holds this agent's connection */
-	BACKOFF_RATE        /* close 4008 */
+	BACKOFF_RATE	    /* close 4008 */
 };
 
 struct backoff_policy {
@@ -22,8 +22,8 @@ struct backoff_policy {
  * AUTH, SUPERSEDED: cap + uniform [0, cap/4] (never less than the cap).
  * RATE: max(cap, 60000) + uniform [0, that/4].
  * rnd is a uniformly random 32-bit value. attempt may be large: no overflow. */
-uint32_t backoff_delay_ms(const struct backoff_policy *p, enum backoff_reason why,
-			  uint32_t attempt, uint32_t rnd);
+uint32_t backoff_delay_ms(const struct backoff_policy *p, enum backoff_reason why, uint32_t attempt,
+			  uint32_t rnd);
 
 /* Map a WebSocket close code (0 when none) to a reason. */
 enum backoff_reason backoff_reason_for_close(int close_code);

@@ -10,13 +10,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CMD_ID_MAX            128    /* bytes of a request "id" (a string) */
-#define CMD_SESSION_ID_MAX    128
-#define CMD_UPSTREAM_MAX      262144 /* the server closes with 1009 above this (UTF-8 bytes) */
-#define CMD_TIMEOUT_DEFAULT   10000
-#define CMD_TIMEOUT_MAX       600000
-#define CMD_REPLAY_LIMIT_DEF  1000
-#define CMD_REPLAY_LIMIT_MAX  100000
+#define CMD_ID_MAX	     128 /* bytes of a request "id" (a string) */
+#define CMD_SESSION_ID_MAX   128
+#define CMD_UPSTREAM_MAX     262144 /* the server closes with 1009 above this (UTF-8 bytes) */
+#define CMD_TIMEOUT_DEFAULT  10000
+#define CMD_TIMEOUT_MAX	     600000
+#define CMD_REPLAY_LIMIT_DEF 1000
+#define CMD_REPLAY_LIMIT_MAX 100000
 
 enum cmd_kind { CMD_CONTRIBUTE, CMD_STATUS, CMD_REPLAY, CMD_OUTCOME, CMD_PING };
 
@@ -27,17 +27,17 @@ struct cmd_error {
 
 struct cmd_request {
 	enum cmd_kind kind;
-	json_t *root;                  /* owned: the parsed request */
-	json_t *id;                    /* borrowed from root: the "id" member, or NULL */
+	json_t *root; /* owned: the parsed request */
+	json_t *id;   /* borrowed from root: the "id" member, or NULL */
 	/* contribute */
-	const char *session_id;        /* borrowed from root */
-	json_t *content;               /* borrowed from root */
+	const char *session_id;	       /* borrowed from root */
+	json_t *content;	       /* borrowed from root */
 	const char *contribution_type; /* "suggestion" (default), "warning", "reference" */
-	uint32_t timeout_ms;           /* default CMD_TIMEOUT_DEFAULT, 1..CMD_TIMEOUT_MAX */
+	uint32_t timeout_ms;	       /* default CMD_TIMEOUT_DEFAULT, 1..CMD_TIMEOUT_MAX */
 	/* replay */
-	uint64_t after_seq;            /* default 0 */
-	uint32_t limit;                /* default CMD_REPLAY_LIMIT_DEF, 1..CMD_REPLAY_LIMIT_MAX */
-	/* outcome: the id to look up is in id */
+	uint64_t after_seq; /* default 0 */
+	uint32_t limit;	    /* default CMD_REPLAY_LIMIT_DEF, 1..CMD_REPLAY_LIMIT_MAX */
+			    /* outcome: the id to look up is in id */
 };
 
 /* Parse one request frame. Returns 0 with *out filled (release with cmd_request_clear),

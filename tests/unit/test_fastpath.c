@@ -150,8 +150,13 @@ static void test_scanner_sees_special_bytes_at_every_offset(void **state)
 {
 	static const char *const good[] = {"\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
 					   "\\n",      "\\\"",	       "\\/"};
-	static const char *const bad[] = {"\x01",  "\x1f",	   "\x7f\xff",
-					  "\xc3" "b", "\xed\xa0\x80", "\"x"};
+	static const char *const bad[] = {"\x01",
+					  "\x1f",
+					  "\x7f\xff",
+					  "\xc3"
+					  "b",
+					  "\xed\xa0\x80",
+					  "\"x"};
 	struct jtok t[4];
 	char buf[64];
 
