@@ -96,9 +96,19 @@ static uint32_t s_find(const struct dedup *d, uint64_t h, uint64_t h2)
 	return NIL;
 }
 
+struct dedup_key dedup_key(const char *id)
+{
+	return (struct dedup_key){s_hash(id), s_hash2(id)};
+}
+
+bool dedup_contains_key(const struct dedup *d, struct dedup_key k)
+{
+	return s_find(d, k.h, k.h2) != NIL;
+}
+
 bool dedup_contains(const struct dedup *d, const char *id)
 {
-	return s_find(d, s_hash(id), s_hash2(id)) != NIL;
+	return dedup_contains_key(d, dedup_key(id));
 }
 
 /* Unlink node idx from its bucket chain. */
@@ -114,7 +124,12 @@ static void s_evict(struct dedup *d, uint32_t idx)
 
 bool dedup_insert(struct dedup *d, const char *id)
 {
-	uint64_t h = s_hash(id), h2 = s_hash2(id);
+	return dedup_insert_key(d, dedup_key(id));
+}
+
+bool dedup_insert_key(struct dedup *d, struct dedup_key k)
+{
+	uint64_t h = k.h, h2 = k.h2;
 	if (s_find(d, h, h2) != NIL)
 		return false;
 	/* The slot after the newest is the oldest once the pool is full. */

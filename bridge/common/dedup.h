@@ -4,8 +4,18 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct dedup;
+
+/* What the set remembers of an id: two independent 64-bit hashes. Computing it once serves
+ * both the look-up and the insert that follows it. */
+struct dedup_key {
+	uint64_t h, h2;
+};
+struct dedup_key dedup_key(const char *id);
+bool dedup_contains_key(const struct dedup *d, struct dedup_key k);
+bool dedup_insert_key(struct dedup *d, struct dedup_key k);
 
 /* capacity >= 1. Returns NULL on allocation failure. */
 struct dedup *dedup_new(size_t capacity);

@@ -3,6 +3,7 @@
  * The envelope's outer members are few and fixed, so they are written by hand (with a
  * small JSON string escaper) and only `data` goes through jansson, streamed straight into
  * the same buffer: one growing allocation per event, no intermediate json_t envelope. */
+#include "jsonbytes.h"
 #include "normalize.h"
 
 #include <stdbool.h>
@@ -60,8 +61,19 @@ static void s_put_jstr(struct sbuf *b, const char *s, bool empty_is_null)
 	}
 	s_put(b, "\"", 1);
 	const char *run = s; /* start of the bytes not yet copied */
-	for (const char *p = s; *p != '\0'; p++) {
-		unsigned char c = (unsigned char)*p;
+	const char *end = s + strlen(s);
+	for (const char *p = s; p < end; p++) {
+		unsigned char c;
+		/* whole words of plain bytes at once; non-ASCII bytes stop it and pass below */
+		while (end - p >= 8) {
+			size_t plain = json_plain_prefix8((const unsigned char *)p);
+			p += plain;
+			if (plain < 8)
+				break;
+		}
+		if (p >= end)
+			break;
+		c = (unsigned char)*p;
 		if (c >= 0x20 && c != '"' && c != '\\')
 			continue;
 		s_put(b, run, (size_t)(p - run));
@@ -98,7 +110,7 @@ static void s_put_jstr(struct sbuf *b, const char *s, bool empty_is_null)
 		s_put(b, esc, n);
 		run = p + 1;
 	}
-	s_put(b, run, strlen(run));
+	s_put(b, run, (size_t)(end - run));
 	s_put(b, "\"", 1);
 }
 

@@ -3,6 +3,7 @@
  * Recursive descent with a depth bound; one pass; each token records its byte span, so a
  * caller can copy values verbatim instead of parsing and re-serializing them. */
 #include "jscan.h"
+#include "jsonbytes.h"
 
 #include <stdbool.h>
 #include <string.h>
@@ -31,29 +32,6 @@ static void s_ws(struct jp *p)
 	}
 	if (p->pos != start)
 		p->spaces++;
-}
-
-/* How many of the 8 bytes at s need no look in a string (no quote, backslash, control
- * character or non-ASCII byte) before the first that does; 8 when none does. Bit tricks
- * on a 64-bit word: a byte's high bit is set when it is special, and a borrow only runs
- * upwards, so the lowest flagged byte is exact (later ones may be false alarms, which the
- * careful loop then passes over). */
-static size_t s_plain_prefix8(const unsigned char *s)
-{
-	const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
-	uint64_t x, q, b, m;
-
-	memcpy(&x, s, sizeof(x));
-	q = x ^ (ones * '"');
-	b = x ^ (ones * '\\');
-	m = ((x - ones * 0x20) | ((q - ones) & ~q) | ((b - ones) & ~b) | x) & highs;
-	if (m == 0)
-		return 8;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	return (size_t)__builtin_ctzll(m) >> 3; /* byte 0 is the least significant */
-#else
-	return 0;
-#endif
 }
 
 static int s_new(struct jp *p, enum jtok_type type)
@@ -108,7 +86,7 @@ static int s_string(struct jp *p)
 		unsigned char c;
 
 		if (p->len - p->pos >= 8) {
-			size_t plain = s_plain_prefix8(p->s + p->pos);
+			size_t plain = json_plain_prefix8(p->s + p->pos);
 
 			p->pos += plain;
 			if (plain == 8)

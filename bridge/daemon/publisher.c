@@ -216,18 +216,22 @@ int publisher_event(struct publisher *p, const struct norm_event *ev, const char
 		    const char *agent_id)
 {
 	size_t len = 0;
+	struct dedup_key key = {0, 0};
 	char *text;
 
-	if (ev->id[0] && dedup_contains(p->seen, ev->id)) {
-		p->stats.duplicates++;
-		return 1;
+	if (ev->id[0]) {
+		key = dedup_key(ev->id);
+		if (dedup_contains_key(p->seen, key)) {
+			p->stats.duplicates++;
+			return 1;
+		}
 	}
 	text = s_envelope(p, ev->id, ev->type, source, agent_id, ev->data, ev->data_json,
 			  ev->data_json_len, &len);
 	if (!text)
 		return -1;
 	if (ev->id[0])
-		dedup_insert(p->seen, ev->id);
+		dedup_insert_key(p->seen, key);
 	return s_commit(p, ev->topic, text, len);
 }
 

@@ -118,10 +118,29 @@ static void destroy_is_safe_on_null(void **state)
 	dedup_destroy(NULL);
 }
 
+/* The key API and the id API are one set: a key computed once stands for its id. */
+static void keys_and_ids_are_the_same_set(void **state)
+{
+	(void)state;
+	struct dedup *d = dedup_new(4);
+	struct dedup_key a = dedup_key("contribution:1"), b = dedup_key("contribution:1");
+
+	assert_non_null(d);
+	assert_true(a.h == b.h && a.h2 == b.h2);
+	assert_false(dedup_contains_key(d, a));
+	assert_true(dedup_insert_key(d, a));
+	assert_true(dedup_contains(d, "contribution:1"));
+	assert_false(dedup_insert(d, "contribution:1"));
+	assert_false(dedup_insert_key(d, b));
+	assert_false(dedup_contains_key(d, dedup_key("contribution:2")));
+	dedup_destroy(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(insert_reports_new_then_duplicate),
+	    cmocka_unit_test(keys_and_ids_are_the_same_set),
 	    cmocka_unit_test(full_set_evicts_the_oldest_first),
 	    cmocka_unit_test(duplicate_insert_does_not_refresh_or_evict),
 	    cmocka_unit_test(capacity_one_keeps_the_last),

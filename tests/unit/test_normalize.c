@@ -10,6 +10,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "normalize.h"
 
@@ -707,6 +708,40 @@ static void envelope_largest_seq_is_written_in_full(void **state)
 	free(env);
 }
 
+/* The writer skips plain bytes a word at a time: a byte that needs escaping must be caught
+ * at every offset, and the text must equal jansson's own encoding of the same string (but
+ * for the case of hex digits). */
+static void envelope_escapes_at_every_offset_like_jansson(void **state)
+{
+	static const char *const specials[] = {"\"",   "\\",   "\n",	   "\x01",
+					       "\x1f", "\x7f", "\xc3\xa9", "\t\""};
+	char run[64];
+
+	(void)state;
+	for (int before = 0; before < 18; before++) {
+		for (size_t i = 0; i < sizeof(specials) / sizeof(specials[0]); i++) {
+			snprintf(run, sizeof(run), "%.*s%s%s", before, "abcdefghijklmnopqr",
+				 specials[i], "tail-bytes");
+			char *env = envelope_dump(run, 1, NULL, "t", "s", "r", NULL, NULL, NULL);
+			json_t *js = json_string(run);
+			char *want = json_dumps(js, JSON_ENCODE_ANY);
+			const char *at = strstr(env, "\"run\":");
+
+			assert_non_null(at);
+			/* jansson writes \\u00XX in capitals, the envelope in small letters */
+			assert_int_equal(strncasecmp(at + 6, want, strlen(want)), 0);
+			assert_string_equal(at + 6 + strlen(want),
+					    ",\"seq\":1,\"id\":null,"
+					    "\"type\":\"t\",\"source\":\"s\","
+					    "\"received_at\":\"r\",\"agent_id\":"
+					    "null,\"data\":null}");
+			free(want);
+			json_decref(js);
+			free(env);
+		}
+	}
+}
+
 static void envelope_keys_in_contract_order(void **state)
 {
 	(void)state;
@@ -805,6 +840,7 @@ int main(void)
 	    cmocka_unit_test(envelope_golden_bytes),
 	    cmocka_unit_test(envelope_empty_id_and_agent_are_null),
 	    cmocka_unit_test(envelope_escapes_strings),
+	    cmocka_unit_test(envelope_escapes_at_every_offset_like_jansson),
 	    cmocka_unit_test(envelope_largest_seq_is_written_in_full),
 	    cmocka_unit_test(envelope_keys_in_contract_order),
 	    cmocka_unit_test(time_formats_utc_with_milliseconds),
