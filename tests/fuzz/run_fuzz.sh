@@ -19,6 +19,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 secs=${1:-30}
 build=${2:-$repo/build-fuzz}
+mkdir -p "$build" && build=$(cd "$build" && pwd) # the runs cd elsewhere: make it absolute
 shift $(($# < 2 ? $# : 2))
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(normalize command scanner config)
