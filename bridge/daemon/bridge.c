@@ -432,11 +432,11 @@ int bridge_run(const struct config *cfg, const char *key)
 		s_watchdog_cb(&b->watchdog_sul);
 	upstream_start(b->up);
 	while (!b->done) {
-		/* every publish (of the last pass, or of the start-up above) is followed by one
-		 * look at the PUB socket here, before the next wait: no timer, no extra turn */
-		fdwatch_after_pass(b->pub_watch);
 		if (lws_service(b->lws, 0) < 0)
 			break;
+		/* every publish of the pass is followed by one look at the PUB socket here,
+		 * before the next wait: no timer, no extra loop turn */
+		fdwatch_after_pass(b->pub_watch);
 	}
 	status = b->done ? 0 : 1;
 	log_info("stopped");

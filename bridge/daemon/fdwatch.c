@@ -2,8 +2,7 @@
  *
  * ZeroMQ's ZMQ_FD is edge-triggered: "readable" only means "look at ZMQ_EVENTS". The
  * owner's fn drains in bounded batches and calls fdwatch_kick() when it stopped early or
- * after sending (or fdwatch_kick_after_pass(), which the loop's owner honours before it
- * waits again), so no edge is ever lost (the same idea as redis' beforeSleep). */
+ * after sending, so no edge is ever lost (the same idea as redis' beforeSleep). */
 #include "fdwatch.h"
 
 #include <errno.h>
