@@ -51,7 +51,7 @@ int bridge_publish_event(struct bridge *b, const struct norm_event *ev, const ch
 		b->counters.out[k]++;
 	else if (rc == 1)
 		b->counters.duplicates++;
-	fdwatch_kick_after_pass(b->pub_watch); /* a send can consume ZMQ_FD's edge */
+	fdwatch_kick(b->pub_watch); /* a send can consume ZMQ_FD's edge */
 	return rc;
 }
 
@@ -59,7 +59,7 @@ int bridge_publish_bridge(struct bridge *b, const char *type, json_t *data)
 {
 	int rc = publisher_bridge(b->pub, type, data, upstream_agent_id(b->up));
 
-	fdwatch_kick_after_pass(b->pub_watch); /* a send can consume ZMQ_FD's edge */
+	fdwatch_kick(b->pub_watch); /* a send can consume ZMQ_FD's edge */
 	return rc;
 }
 
@@ -431,13 +431,9 @@ int bridge_run(const struct config *cfg, const char *key)
 	if (b->watchdog_usec)
 		s_watchdog_cb(&b->watchdog_sul);
 	upstream_start(b->up);
-	while (!b->done) {
+	while (!b->done)
 		if (lws_service(b->lws, 0) < 0)
 			break;
-		/* every publish of the pass is followed by one look at the PUB socket here,
-		 * before the next wait: no timer, no extra loop turn */
-		fdwatch_after_pass(b->pub_watch);
-	}
 	status = b->done ? 0 : 1;
 	log_info("stopped");
 	goto out;

@@ -15,7 +15,6 @@ struct fdwatch {
 	struct lws *wsi;
 	lws_sorted_usec_list_t kick_sul;
 	int kick_pending;
-	int after_pass; /* fdwatch_kick_after_pass() asked */
 	fdwatch_fn fn;
 	void *ud;
 };
@@ -34,20 +33,6 @@ void fdwatch_kick(struct fdwatch *w)
 		return;
 	w->kick_pending = 1;
 	lws_sul_schedule(w->ctx, 0, &w->kick_sul, s_kick_cb, 1);
-}
-
-void fdwatch_kick_after_pass(struct fdwatch *w)
-{
-	if (w)
-		w->after_pass = 1;
-}
-
-void fdwatch_after_pass(struct fdwatch *w)
-{
-	if (!w || !w->after_pass)
-		return;
-	w->after_pass = 0;
-	w->fn(w->ud);
 }
 
 static int s_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,

@@ -22,13 +22,6 @@ struct fdwatch *fdwatch_new(struct lws_context *ctx, struct lws_vhost *vh, int f
  * Several kicks before the run coalesce into one. */
 void fdwatch_kick(struct fdwatch *w);
 
-/* Run fn once after the loop's current service pass (fdwatch_after_pass), before it waits
- * again: for the re-check after a send, which then costs no extra loop turn. */
-void fdwatch_kick_after_pass(struct fdwatch *w);
-
-/* Called by the loop's owner after each lws_service(): runs a pending after-pass kick. */
-void fdwatch_after_pass(struct fdwatch *w);
-
 /* Stop watching (closes the dup), frees, sets *self_p to NULL. Safe on NULL. */
 void fdwatch_destroy(struct fdwatch **self_p);
 
