@@ -121,23 +121,29 @@ static int s_dump_cb(const char *buffer, size_t size, void *data)
 	return b->failed ? -1 : 0;
 }
 
+/* Write v as exactly n decimal digits (v < 10^n) at p. */
+static void s_digits(char *p, unsigned long long v, int n)
+{
+	for (int i = n - 1; i >= 0; i--, v /= 10)
+		p[i] = (char)('0' + v % 10);
+}
+
 /* Everything of the envelope before the value of "data". */
 static void s_head(struct sbuf *b, const char *run, unsigned long long seq, const char *id,
 		   const char *type, const char *source, const char *received_at,
 		   const char *agent_id)
 {
-	char num[20]; /* the digits of seq, from the end */
-	size_t n = 0;
+	char num[20]; /* 18446744073709551615: the longest */
+	int n = 1;
 
 	s_reserve(b, 512);
 	s_puts(b, "{\"v\":1,\"run\":");
 	s_put_jstr(b, run, false);
 	s_puts(b, ",\"seq\":");
-	do {
-		num[sizeof num - ++n] = (char)('0' + seq % 10);
-		seq /= 10;
-	} while (seq != 0);
-	s_put(b, num + sizeof num - n, n);
+	for (unsigned long long v = seq; v >= 10; v /= 10)
+		n++;
+	s_digits(num, seq, n);
+	s_put(b, num, (size_t)n);
 	s_puts(b, ",\"id\":");
 	s_put_jstr(b, id, true);
 	s_puts(b, ",\"type\":");
@@ -204,13 +210,6 @@ static void s_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
 	*d = doy - (153 * mp + 2) / 5 + 1;
 	*m = mp < 10 ? mp + 3 : mp - 9;
 	*y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
-
-/* Write v as exactly n decimal digits (v < 10^n) at p. */
-static void s_digits(char *p, unsigned long long v, int n)
-{
-	for (int i = n - 1; i >= 0; i--, v /= 10)
-		p[i] = (char)('0' + v % 10);
 }
 
 void time_iso8601_ms(long long unix_ms, char out[32])
