@@ -96,11 +96,17 @@ def proc_status(pid, key):
     return -1
 
 
+def stat_ticks(path):
+    """(comm, utime+stime in clock ticks) of a /proc/.../stat file."""
+    with open(path) as f:
+        head, rest = f.read().rsplit(")", 1)
+    fields = rest.split()
+    return head.split("(", 1)[1], int(fields[11]) + int(fields[12])
+
+
 def proc_cpu_ticks(pid):
     """utime+stime of the whole process (all threads), in clock ticks."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])
+    return stat_ticks(f"/proc/{pid}/stat")[1]
 
 
 def thread_ticks(pid):
@@ -109,19 +115,20 @@ def thread_ticks(pid):
     out = {"main": 0, "zmq_io": 0, "other": 0}
     for tid in os.listdir(f"/proc/{pid}/task"):
         try:
-            with open(f"/proc/{pid}/task/{tid}/stat") as f:
-                head, rest = f.read().rsplit(")", 1)
+            name, ticks = stat_ticks(f"/proc/{pid}/task/{tid}/stat")
         except OSError:
             continue
-        fields = rest.split()
-        name = head.split("(", 1)[1]
         key = "main" if tid == str(pid) else "zmq_io" if name.startswith("ZMQbg/IO") else "other"
-        out[key] += int(fields[11]) + int(fields[12])
+        out[key] += ticks
     return out
 
 
-def per_event_us(ticks, events):
-    return ticks / CLK_TCK * 1e6 / events if events else None
+def ticks_us(ticks):
+    return ticks / CLK_TCK * 1e6
+
+
+def per_event(us, events):
+    return us / events if events else None
 
 
 def proc_ctxt(pid):
@@ -318,8 +325,8 @@ def run_raw_throughput(cfg, ds, transport):
     n = res["received"]
     return {"rate": rate_of(res), "received": n, "vmhwm_kb": res["vmhwm_kb"],
             "cpu_us_per_event": {
-                "raw client": res["cpu_us"] / n if n else None,
-                "devserver": per_event_us(proc_cpu_ticks(ds.proc.pid) - ds0, n)}}
+                "raw client": per_event(res["cpu_us"], n),
+                "devserver": per_event(ticks_us(proc_cpu_ticks(ds.proc.pid) - ds0), n)}}
 
 
 def run_dual_raw(cfg, ds, transport):
@@ -343,11 +350,11 @@ def run_bridge_throughput(cfg, ds, br):
     ds.emit(br.agent, cfg.events, 0, cfg.size)
     res = finish(m, cfg.timeout_s, "sub_meter")
     th1, n = thread_ticks(br.pid), res["received"]
-    cpu = {"bridge main thread": per_event_us(th1["main"] - th0["main"], n),
-           "bridge ZeroMQ I/O thread": per_event_us(th1["zmq_io"] - th0["zmq_io"], n),
-           "subscriber main thread": res["cpu_main_us"] / n if n else None,
-           "subscriber ZeroMQ I/O thread": (res["cpu_us"] - res["cpu_main_us"]) / n if n else None,
-           "devserver": per_event_us(proc_cpu_ticks(ds.proc.pid) - ds0, n)}
+    cpu = {"bridge main thread": per_event(ticks_us(th1["main"] - th0["main"]), n),
+           "bridge ZMQ I/O thread": per_event(ticks_us(th1["zmq_io"] - th0["zmq_io"]), n),
+           "SUB main thread": per_event(res["cpu_main_us"], n),
+           "SUB ZMQ I/O thread": per_event(res["cpu_us"] - res["cpu_main_us"], n),
+           "devserver": per_event(ticks_us(proc_cpu_ticks(ds.proc.pid) - ds0), n)}
     return {"rate": rate_of(res), "received": res["received"], "seq_gaps": res["seq_gaps"],
             "cpu_us_per_event": cpu,
             "cpu_s": (proc_cpu_ticks(br.pid) - cpu0) / CLK_TCK,
@@ -512,15 +519,9 @@ def aggregate(cfg, results):
                      dual and br_t and dual["median"] > br_t["median"]))
         # where the CPU goes at full rate, per event: the raw path is 2 threads, the
         # bridge's 5 (its own 2, the subscriber's 2, the devserver), on the same cores
-        short = {"raw client": "raw client", "devserver": "devserver",
-                 "bridge main thread": "bridge main thread",
-                 "bridge ZeroMQ I/O thread": "bridge ZMQ I/O thread",
-                 "subscriber main thread": "SUB main thread",
-                 "subscriber ZeroMQ I/O thread": "SUB ZMQ I/O thread"}
         for who in ("raw", "bridge"):
-            keys = list(reps[0][who]["cpu_us_per_event"])
-            for key in keys:
-                rows.append((t, f"CPU us/event at full rate, {who}: {short[key]}",
+            for key in reps[0][who]["cpu_us_per_event"]:
+                rows.append((t, f"CPU us/event at full rate, {who}: {key}",
                              s(lambda r, w=who, k=key: r[w]["cpu_us_per_event"][k]), None, None))
             rows.append((t, f"CPU us/event at full rate, {who}: all",
                          s(lambda r, w=who: sum(v for v in r[w]["cpu_us_per_event"].values()
