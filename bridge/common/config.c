@@ -72,7 +72,7 @@ static const struct opt s_opts[] = {
      "mark inbox events read after recovering them"},
     {"no-backfill", NULL, OT_BOOL, 0, 0, "false", OFF(no_backfill),
      "do not recover missed events from the inbox after a (re)connect"},
-    {"replay-size", NULL, OT_U32, 0, 1000000, "10000", OFF(replay_size),
+    {"replay-size", NULL, OT_U32, 0, 1000000, "1000", OFF(replay_size),
      "events kept for the replay command (0 turns replay off)"},
     {"dedup-size", NULL, OT_U32, 1, 10000000, "100000", OFF(dedup_size),
      "event ids remembered for de-duplication"},

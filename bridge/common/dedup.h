@@ -8,10 +8,10 @@
 
 struct dedup;
 
-/* What the set remembers of an id: two independent 64-bit hashes. Computing it once serves
- * both the look-up and the insert that follows it. */
+/* What the set remembers of an id: a 64-bit fingerprint (dedup.c says what that risks).
+ * Computing it once serves both the look-up and the insert that follows it. */
 struct dedup_key {
-	uint64_t h, h2;
+	uint64_t fp;
 };
 struct dedup_key dedup_key(const char *id);
 bool dedup_contains_key(const struct dedup *d, struct dedup_key k);

@@ -216,7 +216,7 @@ int publisher_event(struct publisher *p, const struct norm_event *ev, const char
 		    const char *agent_id)
 {
 	size_t len = 0;
-	struct dedup_key key = {0, 0};
+	struct dedup_key key = {0};
 	char *text;
 
 	if (ev->id[0]) {

@@ -224,8 +224,8 @@ def sanitized(pid):
 
 
 def test_1000_reconnect_cycles_keep_rss_and_fds_flat(ctx):
-    # Each cycle publishes ~4 bridge.* events; the default replay ring (10,000 events)
-    # would still be filling at cycle 1000 and its growth would hide or fake a leak: a
+    # Each cycle publishes ~4 bridge.* events; the default replay ring (1,000 events)
+    # would still be filling at cycle 250 and its growth would hide or fake a leak: a
     # small ring is full before the first measurement.
     w = LWorld(ctx, bridge_extra=["--backoff-base-ms", "1", "--backoff-cap-ms", "10",
                                   "--replay-size", "100"], backfill=True)

@@ -179,7 +179,7 @@ def test_a_full_subscriber_is_counted_and_replay_fills_its_gap(ctx):
     # Valgrind runs the bridge's threads one at a time: a busy publishing thread there can
     # starve ZeroMQ's I/O thread, so events come slower and the queue is larger.
     events, hwm, rate = (3000, 1000, 500) if h.VALGRIND else (5000, 200, 5000)
-    w = SWorld(ctx, bridge_extra=["--pub-hwm", str(hwm)])
+    w = SWorld(ctx, bridge_extra=["--pub-hwm", str(hwm), "--replay-size", str(2 * events)])
     stuck = stuck_subscriber(ctx, w.bridge.events)
     reader, first_seq = reading_subscriber(ctx, w.bridge.events)
     h.check(w.status()["counters"]["subscriber_overflows"] == 0, "overflows before any event")
@@ -205,7 +205,8 @@ def test_a_full_subscriber_is_counted_and_replay_fills_its_gap(ctx):
     h.check(len(missed) > 0, "the stuck subscriber missed nothing: the test did not fill it")
     h.check(overflows == gap_runs(missed), "status counts %d overflows, the stuck subscriber "
             "has %d gaps" % (overflows, gap_runs(missed)))
-    # the gap is in the replay ring (10,000 by default): the subscriber can make itself whole
+    # the gap is in the replay ring (sized for the whole run here): the subscriber can make
+    # itself whole
     r = replay_all(w, missed[0] - 1)
     replayed = {e["seq"]: e for e in r["events"]}
     h.check(all(m in replayed for m in missed), "replay lacks %d of the missed envelopes"

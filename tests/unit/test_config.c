@@ -60,7 +60,7 @@ static void defaults_match_the_contract(void **state)
 	assert_int_equal(cfg.contribute_via, VIA_REST);
 	assert_int_equal(cfg.ws_budget, 55);
 	assert_int_equal(cfg.log_level, 2);
-	assert_int_equal(cfg.replay_size, 10000);
+	assert_int_equal(cfg.replay_size, 1000);
 	assert_int_equal(cfg.dedup_size, 100000);
 	assert_int_equal(cfg.ping_interval_ms, 20000);
 	assert_int_equal(cfg.backoff_base_ms, 500);
