@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """bench.py: the orchestration of the benchmark suite (issue 5); run through bench/run.sh.
 
-Starts one plurum-pulse-devserver, then for each transport (ws, wss) and repetition:
+First, --reps times, ZeroMQ alone (bench/zmq_floor -> sub_meter, bridge-sized messages, no
+WebSocket): throughput and latency at each of --rates, the floor under the bridge's numbers.
+Then starts one plurum-pulse-devserver, and for each transport (ws, wss) and repetition:
   - throughput: --events events of --size bytes emitted at the maximum rate, counted by
     raw_client (the reference), by sub_meter on a fresh bridge's PUB socket, and by two raw
     clients at once (to show the emitter is not the bottleneck);
@@ -37,6 +39,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PCTS = (50, 90, 99)
+# The bridge's envelope around an event of --size bytes is this much longer (671 bytes for
+# 450: run, seq, id, received_at, agent_id and the normalized data's member names).
+ENVELOPE_OVERHEAD = 221
 
 
 class BenchError(Exception):
@@ -463,6 +468,48 @@ def run_idle(cfg, bridges):
 # ---- the whole run -----------------------------------------------------------------------
 
 
+def run_floor_one(cfg, workdir, count, rate, out=None):
+    """zmq_floor -> sub_meter over ipc: one PUB -> SUB hop of bridge-sized messages."""
+    ep = f"ipc://{workdir}/floor.sock"
+    f = subprocess.Popen([cfg.exe["zmq_floor"], "--endpoint", ep, "--count", str(count),
+                          "--rate", str(rate), "--size", str(cfg.size + ENVELOPE_OVERHEAD)],
+                         stdout=subprocess.PIPE, bufsize=0)
+    try:
+        read_line(f, 30, "zmq_floor")
+        args = [cfg.exe["sub_meter"], "--endpoint", ep, "--count", str(count),
+                "--idle-ms", str(cfg.idle_ms), "--timeout-ms", str(cfg.timeout_s * 1000)]
+        m = subprocess.Popen(args + (["--out", out] if out else []), stdout=subprocess.PIPE,
+                             bufsize=0)
+        read_line(m, 30, "sub_meter")
+        res = finish(m, cfg.timeout_s + count / max(rate, 1), "sub_meter")
+        if f.wait(30) != 0:
+            raise BenchError(f"zmq_floor exited with {f.returncode}")
+        return res
+    finally:
+        if f.poll() is None:
+            f.kill()
+            f.wait()
+
+
+def run_zmq_floor(cfg, workdir, results):
+    """ZeroMQ alone, no WebSocket and no bridge: the floor under the bridge's numbers."""
+    reps = []
+    samples = {rate: [] for rate in cfg.rates}
+    for rep in range(cfg.reps):
+        log(f"ZeroMQ alone rep {rep + 1}/{cfg.reps}: throughput and latency")
+        res = run_floor_one(cfg, workdir, cfg.events, 0)
+        r = {"rate": rate_of(res), "received": res["received"], "latency": {}}
+        for rate in cfg.rates:
+            path = os.path.join(workdir, f"lat-floor-{rate}.bin")
+            run_floor_one(cfg, workdir, int(rate * cfg.lat_seconds), rate, path)
+            vals = load_lat(path)
+            r["latency"][str(rate)] = {"pct_us": percentiles(vals)}
+            samples[rate].extend(vals)
+        reps.append(r)
+    results["zmq_floor"] = {"reps": reps, "envelope_bytes": cfg.size + ENVELOPE_OVERHEAD,
+                            "cdf": {str(k): cdf_points(sorted(v)) for k, v in samples.items()}}
+
+
 def one_transport(cfg, ds, transport, workdir, results):
     reps = []
     keep = None
@@ -498,9 +545,25 @@ def one_transport(cfg, ds, transport, workdir, results):
     return keep
 
 
+def floor_rows(cfg, results):
+    """The ZeroMQ-alone rows: what one PUB -> SUB hop costs on this machine."""
+    fl = results.get("zmq_floor")
+    if not fl:
+        return []
+    reps = fl["reps"]
+    rows = [("zmq", "ZeroMQ alone PUB->SUB throughput (ev/s)",
+             summary([r["rate"] for r in reps]), None, None)]
+    for rate in cfg.rates:
+        for p in ("p50", "p90", "p99", "max"):
+            rows.append(("zmq", f"latency {rate}/s ZeroMQ alone {p} (us)",
+                         summary([(r["latency"][str(rate)]["pct_us"] or {}).get(p)
+                                  for r in reps]), None, None))
+    return rows
+
+
 def aggregate(cfg, results):
     """Median and spread per metric, and the PASS/FAIL rows."""
-    rows = []
+    rows = floor_rows(cfg, results)
     for t, tr in results["transports"].items():
         reps = tr["reps"]
 
@@ -636,7 +699,7 @@ def parse_args(argv):
     cfg.exe = {"bridge": f"{b}/bridge/daemon/plurum-pulse-bridge",
                "devserver": f"{b}/bridge/devserver/plurum-pulse-devserver",
                "raw_client": f"{b}/bench/raw_client", "sub_meter": f"{b}/bench/sub_meter",
-               "contrib_bench": f"{b}/bench/contrib_bench"}
+               "contrib_bench": f"{b}/bench/contrib_bench", "zmq_floor": f"{b}/bench/zmq_floor"}
     for name, path in cfg.exe.items():
         if not os.access(path, os.X_OK):
             ap.error(f"{name} not built: {path} (run bench/run.sh, which builds)")
@@ -699,6 +762,7 @@ def main(argv):
     keep = {}
     rc = 0
     try:
+        run_zmq_floor(cfg, workdir, results)
         for t in cfg.transports:
             keep[t] = one_transport(cfg, ds, t, workdir, results)
         log(f"idle phase: {cfg.idle_s} s with {len(keep)} bridge(s)")

@@ -1,6 +1,6 @@
 #!/bin/sh
-# bench/plot.sh: bench/results/latency.png, the latency CDF per rate (raw client vs bridge),
-# one panel per transport, from bench/results/latest.json (or the JSON file given).
+# bench/plot.sh: bench/results/latency.png, the latency CDF per rate (raw client vs bridge,
+# and ZeroMQ alone dotted), one panel per transport, from bench/results/latest.json (or the JSON file given).
 #   ./bench/plot.sh [RESULTS.json]
 # Needs gnuplot (Debian: gnuplot-nox). When it is missing: as root it is installed with
 # apt-get, otherwise the apt-get line is printed.
@@ -38,6 +38,15 @@ for t, tr in res["transports"].items():
             dash = 1 if who == "bridge" else 2
             lines.append(f"'{f}' using 1:2 with lines lw 2 dt {dash} lc {i + 1} "
                          f"title '{who} {rate}/s'")
+        # the same rate through ZeroMQ alone (no WebSocket, no bridge), dotted
+        pts = res.get("zmq_floor", {}).get("cdf", {}).get(rate)
+        if pts:
+            f = os.path.join(out, f"zmq-{rate}.dat")
+            with open(f, "w") as fh:
+                for us, q in pts:
+                    fh.write(f"{max(us, 0.1)} {q}\n")
+            lines.append(f"'{f}' using 1:2 with lines lw 1 dt 3 lc {i + 1} "
+                         f"title 'ZeroMQ alone {rate}/s'")
     panels.append(f"set title '{t}: latency CDF, send to receipt ({res['timestamp']})'\n"
                   "plot " + ", \\\n     ".join(lines))
 with open(os.path.join(out, "panels.gp"), "w") as fh:

@@ -13,6 +13,6 @@ if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
 	cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release \
 		-DCMAKE_C_FLAGS="${BENCH_CFLAGS--Wno-error=format-truncation}" >/dev/null
 	cmake --build "$build" -j2 --target plurum-pulse-bridge plurum-pulse-devserver \
-		raw_client sub_meter contrib_bench >/dev/null
+		raw_client sub_meter contrib_bench zmq_floor >/dev/null
 fi
 exec /usr/bin/python3 "$here/bench.py" --build "$build" "$@"
