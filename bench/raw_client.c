@@ -230,6 +230,8 @@ int main(int argc, char **argv)
 	info.protocols = s_protocols;
 	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 	info.client_ssl_ca_filepath = ca;
+	/* the bridge's read size (bridge/daemon/bridge.c): the same library settings */
+	info.pt_serv_buf_size = 65536;
 	r->ctx = lws_create_context(&info);
 	if (!r->ctx) {
 		fprintf(stderr, "raw_client: lws_create_context failed\n");

@@ -44,8 +44,9 @@ int publisher_fd(const struct publisher *p);
 bool publisher_drain(struct publisher *p);
 
 /* Publish a normalized event (ev->kind == NORM_EVENT) with source "live" or "inbox" and the
- * bridge's agent id (NULL = null). An event whose id was already published in this run is
- * skipped: returns 1. Returns 0 when published, -1 on failure (err logged by caller). */
+ * bridge's agent id (NULL = null): it gets its seq now and goes out at the next
+ * publisher_flush(). An event whose id was already published in this run is skipped:
+ * returns 1. Returns 0 when committed, -1 when its envelope could not be built. */
 int publisher_event(struct publisher *p, const struct norm_event *ev, const char *source,
 		    const char *agent_id);
 
@@ -61,9 +62,15 @@ uint64_t publisher_last_seq(const struct publisher *p);
 const char *publisher_run(const struct publisher *p);
 const struct publisher_stats *publisher_stats(const struct publisher *p);
 
-/* Replay: call fn for each envelope with seq > after_seq, oldest first, at most limit.
- * Returns how many were visited; *oldest gets the oldest seq still held (0 if none). */
-size_t publisher_replay(const struct publisher *p, uint64_t after_seq, size_t limit,
+/* Send what was committed since the last flush, in seq order (see publisher.c for why
+ * envelopes wait for this). The loop's owner calls it before every wait; replay, a
+ * status repeat and publisher_destroy() call it too. Returns how many were sent. */
+size_t publisher_flush(struct publisher *p);
+
+/* Replay: call fn for each envelope with seq > after_seq, oldest first, at most limit
+ * (flushing first). Returns how many were visited; *oldest gets the oldest seq still held
+ * (0 if none). */
+size_t publisher_replay(struct publisher *p, uint64_t after_seq, size_t limit,
 			int (*fn)(void *ud, uint64_t seq, const char *text, size_t len), void *ud,
 			uint64_t *oldest);
 
