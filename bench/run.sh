@@ -7,11 +7,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 build=${BENCH_BUILD:-$root/build-bench}
 if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
-	# -Wno-error=format-truncation: at -O3 GCC 12 flags bridge/daemon/inbox.c s_fail()
-	# (snprintf of a 200-byte reason into last_error[160]); reported to the lead. Remove
-	# once fixed (BENCH_CFLAGS= overrides).
-	cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release \
-		-DCMAKE_C_FLAGS="${BENCH_CFLAGS--Wno-error=format-truncation}" >/dev/null
+	cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS= >/dev/null
 	cmake --build "$build" -j2 --target plurum-pulse-bridge plurum-pulse-devserver \
 		raw_client sub_meter contrib_bench zmq_floor >/dev/null
 fi

@@ -614,12 +614,16 @@ static const char *s_inner(const char *s, const struct jtok *t, size_t *len)
 	return s + t->start + 1;
 }
 
-static char *s_fast_data(const char *s, const struct jtok *toks, const struct schema *sc,
-			 const struct fast_members *m, size_t *len)
+/* in_len: the frame's length. The data is the frame's members (compacted) plus the
+ * schema's names for absent ones, so that plus room for the names is one allocation. */
+static char *s_fast_data(const char *s, size_t in_len, const struct jtok *toks,
+			 const struct schema *sc, const struct fast_members *m, size_t *len)
 {
 	struct fbuf b = {0};
 	size_t fi = 0;
 
+	b.p = malloc(in_len + 256);
+	b.cap = b.p ? in_len + 256 : 0;
 	s_fput(&b, "{", 1);
 	for (const struct field *f = sc->fields; f->out != NULL; f++, fi++) {
 		uint32_t v = m->field[fi];
@@ -725,7 +729,7 @@ int normalize_frame_fast(const char *text, size_t len, size_t max_len, struct no
 	} else {
 		topic_segment(NULL, 0, seg);
 	}
-	out->data_json = s_fast_data(text, toks, sc, &m, &out->data_json_len);
+	out->data_json = s_fast_data(text, len, toks, sc, &m, &out->data_json_len);
 	if (!out->data_json)
 		return 0;
 	out->kind = NORM_EVENT;

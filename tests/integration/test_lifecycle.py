@@ -232,6 +232,9 @@ def test_1000_reconnect_cycles_keep_rss_and_fds_flat(ctx):
     pid = w.bridge.pid
     h.wait_until(lambda: w.status()["inbox"]["recoveries"] >= 1, 10, "the first recovery")
     fds0 = settled_fds(w)
+    # take in the first connection's statuses now: left queued, they would sit after the
+    # first cycle's mark and pass for its reconnect
+    w.col.wait_state("connected", 10)
     rss = {}
     t0 = time.monotonic()
     for i in range(1, CYCLES + 1):
