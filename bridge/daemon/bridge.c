@@ -432,9 +432,11 @@ int bridge_run(const struct config *cfg, const char *key)
 	upstream_start(b->up);
 	while (!b->done) {
 		/* what the last pass (or the start-up) published goes out in one burst before
-		 * the loop waits again (publisher.c says why) */
-		if (publisher_flush(b->pub) > 0)
-			fdwatch_kick(b->pub_watch); /* a send can consume ZMQ_FD's edge */
+		 * the loop waits again (publisher.c says why); any send of the pass, this flush
+		 * or one made by a replay, can consume ZMQ_FD's edge: look again */
+		publisher_flush(b->pub);
+		if (publisher_take_sent(b->pub))
+			fdwatch_kick(b->pub_watch);
 		if (lws_service(b->lws, 0) < 0)
 			break;
 	}

@@ -60,6 +60,7 @@ struct publisher {
 	size_t status_len;
 	struct pending *pending; /* PENDING_MAX slots */
 	size_t npending;
+	bool sent; /* a send since publisher_take_sent(): ZMQ_FD's edge may be gone */
 	struct publisher_stats stats;
 };
 
@@ -164,6 +165,7 @@ static int s_send(struct publisher *p, const char *topic, const char *text, size
 	bool refused = false;
 	int rc = s_frame(p, topic, strlen(topic), ZMQ_SNDMORE, &refused);
 
+	p->sent = true;
 	if (rc == 0)
 		rc = s_frame(p, text, len, 0, &refused);
 	if (refused)
@@ -312,6 +314,14 @@ int publisher_bridge(struct publisher *p, const char *type, json_t *data, const 
 		}
 	}
 	return s_commit(p, type, text, len);
+}
+
+bool publisher_take_sent(struct publisher *p)
+{
+	bool sent = p->sent;
+
+	p->sent = false;
+	return sent;
 }
 
 bool publisher_seen(const struct publisher *p, const char *id)

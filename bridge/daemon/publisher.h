@@ -67,6 +67,11 @@ const struct publisher_stats *publisher_stats(const struct publisher *p);
  * status repeat and publisher_destroy() call it too. Returns how many were sent. */
 size_t publisher_flush(struct publisher *p);
 
+/* True when anything was sent on the socket since the last call (a flush, a replay's flush,
+ * a status repeat): a send can consume ZMQ_FD's edge, so the owner must look at the socket
+ * again before it waits (see fdwatch.h). Clears the flag. */
+bool publisher_take_sent(struct publisher *p);
+
 /* Replay: call fn for each envelope with seq > after_seq, oldest first, at most limit
  * (flushing first). Returns how many were visited; *oldest gets the oldest seq still held
  * (0 if none). */

@@ -37,6 +37,9 @@ class Collector:
             m = self.sub.try_recv(0)
 
     def mark(self):
+        """The index from which later waits look: what is already queued is taken in first,
+        so an old status still in the socket cannot pass for one that follows the mark."""
+        self.pump(0)
         return len(self.events)
 
     def wait(self, pred, timeout, what, since=0):
