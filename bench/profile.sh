@@ -16,10 +16,9 @@ for tool in valgrind callgrind_annotate; do
 	command -v $tool >/dev/null || { echo "profile.sh: $tool missing: apt-get install valgrind" >&2; exit 1; }
 done
 if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
-	cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release \
-		-DCMAKE_C_FLAGS="${BENCH_CFLAGS--Wno-error=format-truncation}" >/dev/null
+	cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS= >/dev/null
 	cmake --build "$build" -j2 --target plurum-pulse-bridge plurum-pulse-devserver \
-		raw_client sub_meter contrib_bench >/dev/null
+		raw_client sub_meter contrib_bench zmq_floor >/dev/null
 fi
 mkdir -p "$here/results"
 out="$here/results/callgrind.out.bridge.$transport"
