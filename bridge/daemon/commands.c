@@ -27,6 +27,7 @@
 #define ADDR_MAX      256	    /* ZeroMQ routing ids are at most 255 bytes */
 #define MAX_MSG_BYTES (1024 * 1024) /* ZMQ_MAXMSGSIZE: bigger frames drop the peer */
 #define LINGER_MS     500
+#define REPLY_HWM     100000 /* replies queued for one client that has not read them yet */
 
 /* Reply counters by result, reported by status. */
 static const char *const RESULT_NAMES[] = {"ok",
@@ -394,7 +395,7 @@ static void s_on_fd(void *ud)
 struct commands *commands_new(struct bridge *b, char *err, size_t errlen)
 {
 	struct commands *c = calloc(1, sizeof(*c));
-	int one = 1, linger = LINGER_MS, fd = -1;
+	int one = 1, linger = LINGER_MS, fd = -1, reply_hwm = REPLY_HWM;
 	int64_t maxmsg = MAX_MSG_BYTES;
 	size_t sz = sizeof(fd);
 
@@ -410,6 +411,9 @@ struct commands *commands_new(struct bridge *b, char *err, size_t errlen)
 	}
 	/* unroutable replies become errors we count, not silent drops */
 	zmq_setsockopt(c->sock, ZMQ_ROUTER_MANDATORY, &one, sizeof(one));
+	/* a client owes nothing for reading its replies late: with ZeroMQ's default queue of
+	 * 1,000 a client with more requests in flight lost the rest (replies are small) */
+	zmq_setsockopt(c->sock, ZMQ_SNDHWM, &reply_hwm, sizeof(reply_hwm));
 	zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof(linger));
 	zmq_setsockopt(c->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
 	if (curve_bind(b->curve, c->sock, b->cfg.commands, "--commands", err, errlen) != 0)

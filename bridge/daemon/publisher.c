@@ -36,11 +36,13 @@
 #include "dedup.h"
 #include "log.h"
 #include "ring.h"
+#include "topic.h"
 
 #define DRAIN_BATCH 256
 #define LINGER_MS   500
 #define PENDING_MAX 256 /* envelopes committed but not yet sent: a flush when full */
-#define TOPIC_MAX   128 /* topics are cut to 64-byte segments (topic.c): ~90 at most */
+/* a topic is a prefix (the longest, "contribution.received.", is 22 bytes) and one segment */
+#define TOPIC_MAX (32 + TOPIC_SEGMENT_MAX + 1)
 
 /* An envelope with its seq, waiting for publisher_flush(). */
 struct pending {
@@ -105,10 +107,10 @@ void publisher_destroy(struct publisher **self_p)
 	if (!self_p || !*self_p)
 		return;
 	p = *self_p;
-	if (p->sock)
+	if (p->sock) {
 		publisher_flush(p); /* what was committed goes out before the socket closes */
-	if (p->sock)
 		zmq_close(p->sock);
+	}
 	for (size_t i = 0; i < p->npending; i++)
 		free(p->pending[i].text);
 	free(p->pending);
@@ -258,7 +260,7 @@ static int s_commit(struct publisher *p, const char *topic, char *text, size_t l
 
 	p->seq++;
 	p->stats.published++;
-	if (tlen >= TOPIC_MAX) { /* cannot happen with topic.c's limits; never truncated */
+	if (tlen >= TOPIC_MAX) { /* cannot happen with topic.h's limit; never truncated */
 		publisher_flush(p);
 		s_out(p, p->seq, topic, text, len);
 		return 0;
