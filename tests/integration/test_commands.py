@@ -39,10 +39,10 @@ class CmdClient:
     """A DEALER client of the bridge's ROUTER. It sends the empty delimiter frame first, as
     REQ does, so the bridge sends it back; many requests may be outstanding at once."""
 
-    def __init__(self, ctx, endpoint, name=None):
+    def __init__(self, ctx, endpoint, name=None, rcvhwm=0):
         self.sock = ctx.zctx.socket(zmq.DEALER)
         self.sock.setsockopt(zmq.LINGER, 0)
-        self.sock.setsockopt(zmq.RCVHWM, 0)
+        self.sock.setsockopt(zmq.RCVHWM, rcvhwm)
         self.sock.setsockopt(zmq.SNDHWM, 0)
         if name:
             self.sock.setsockopt(zmq.ROUTING_ID, name.encode())
@@ -318,6 +318,33 @@ def test_id_is_echoed_on_success_and_failure_replies(ctx):
     r = w.call(w.contribute(str(uuid.uuid4()), {"text": "hello"}, id="c-bad-1"))
     check_error(r, "upstream_rejected", "unknown session")
     h.check(r.get("id") == "c-bad-1", "upstream_rejected id: %r" % r)
+
+
+def test_a_client_that_reads_late_still_gets_every_reply(ctx):
+    # 20,000 requests in flight before a client with ZeroMQ's default queues reads anything:
+    # its own queue (1,000) and the socket buffers fill, and the rest waits in the bridge's
+    # queue for it, which must not be ZeroMQ's default 1,000 (the bridge never waits for a
+    # client, so a full queue would drop the replies)
+    w = World(ctx)
+    c = CmdClient(ctx, w.ep, "late-reader", rcvhwm=1000)  # ZeroMQ's default
+    n, calls = 20000, [0]
+    for i in range(n):
+        c.send({"cmd": "ping", "id": "p%d" % i})
+
+    def answered():
+        calls[0] += 1
+        return w.call({"cmd": "status"})["counters"]["requests"] >= n + calls[0]
+    h.wait_until(answered, 60, "the bridge to take all %d requests" % n)
+    st = w.call({"cmd": "status"})["counters"]
+    h.check(st["replies_undeliverable"] == 0, "%d replies undeliverable" %
+            st["replies_undeliverable"])
+    ids = set()
+    for _ in range(n):
+        r = c.recv(10)
+        h.check(r.get("ok") is True, "ping reply %r" % r)
+        ids.add(r["id"])
+    h.check(ids == {"p%d" % i for i in range(n)}, "%d distinct replies of %d" % (len(ids), n))
+    h.check(not c.pending(0.3), "a reply beyond one per request")
 
 
 def test_status_reports_state_agent_run_seq_counters_version(ctx):

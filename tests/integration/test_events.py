@@ -43,6 +43,7 @@ class World:
         st = h.await_status(self.all, "connected", 15)
         h.check(st["data"]["agent_id"] == self.a, "status agent_id %r" % st["data"])
         self.run = st["run"]
+        self.status_seq = st["seq"]  # a later bridge.status of this seq is the repeat
 
     def next_event(self, topic, timeout=10):
         """The next non-bridge event on the all-subscriber; it must have this topic."""
