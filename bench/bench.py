@@ -303,8 +303,8 @@ def start_raw(cfg, ds, transport, count, out=None):
     return p, aid
 
 
-def start_meter(cfg, bridge, count, out=None):
-    args = [cfg.exe["sub_meter"], "--endpoint", bridge.events, "--count", str(count),
+def start_meter(cfg, endpoint, count, out=None):
+    args = [cfg.exe["sub_meter"], "--endpoint", endpoint, "--count", str(count),
             "--idle-ms", str(cfg.idle_ms), "--timeout-ms", str(cfg.timeout_s * 1000)]
     if out:
         args += ["--out", out]
@@ -349,7 +349,7 @@ def run_dual_raw(cfg, ds, transport):
 
 
 def run_bridge_throughput(cfg, ds, br):
-    m = start_meter(cfg, br, cfg.events)
+    m = start_meter(cfg, br.events, cfg.events)
     cpu0 = proc_cpu_ticks(br.pid)
     th0, ds0 = thread_ticks(br.pid), proc_cpu_ticks(ds.proc.pid)
     ds.emit(br.agent, cfg.events, 0, cfg.size)
@@ -376,7 +376,7 @@ def run_latency(cfg, ds, transport, br, rate, workdir):
     rres = finish(p, cfg.timeout_s + cfg.lat_seconds, "raw_client")
     out["raw"] = (rres, load_lat(raw_file))
     br_file = os.path.join(workdir, f"lat-bridge-{transport}-{rate}.bin")
-    m = start_meter(cfg, br, n, br_file)
+    m = start_meter(cfg, br.events, n, br_file)
     ds.emit(br.agent, n, rate, cfg.size)
     bres = finish(m, cfg.timeout_s + cfg.lat_seconds, "sub_meter")
     out["bridge"] = (bres, load_lat(br_file))
@@ -386,7 +386,7 @@ def run_latency(cfg, ds, transport, br, rate, workdir):
 def run_flatness(cfg, ds, br, rss_before):
     for _ in range(cfg.reconnects):
         br.reconnect(ds)
-    m = start_meter(cfg, br, cfg.events)
+    m = start_meter(cfg, br.events, cfg.events)
     ds.emit(br.agent, cfg.events, 0, cfg.size)
     res = finish(m, cfg.timeout_s, "sub_meter")
     rss_after = proc_status(br.pid, "VmRSS")
@@ -476,11 +476,7 @@ def run_floor_one(cfg, workdir, count, rate, out=None):
                          stdout=subprocess.PIPE, bufsize=0)
     try:
         read_line(f, 30, "zmq_floor")
-        args = [cfg.exe["sub_meter"], "--endpoint", ep, "--count", str(count),
-                "--idle-ms", str(cfg.idle_ms), "--timeout-ms", str(cfg.timeout_s * 1000)]
-        m = subprocess.Popen(args + (["--out", out] if out else []), stdout=subprocess.PIPE,
-                             bufsize=0)
-        read_line(m, 30, "sub_meter")
+        m = start_meter(cfg, ep, count, out)
         res = finish(m, cfg.timeout_s + count / max(rate, 1), "sub_meter")
         if f.wait(30) != 0:
             raise BenchError(f"zmq_floor exited with {f.returncode}")
@@ -719,7 +715,7 @@ def run_profile(cfg):
                                                  f"--callgrind-out-file={out}"],
                     ready_timeout=180)
         cfg.idle_ms = 30000
-        m = start_meter(cfg, br, cfg.profile)
+        m = start_meter(cfg, br.events, cfg.profile)
         ds.emit(br.agent, cfg.profile, 0, cfg.size)
         res = finish(m, cfg.timeout_s * 4, "sub_meter")
         log(f"received {res['received']} events; stopping the bridge")

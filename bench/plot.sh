@@ -1,6 +1,7 @@
 #!/bin/sh
 # bench/plot.sh: bench/results/latency.png, the latency CDF per rate (raw client vs bridge,
-# and ZeroMQ alone dotted), one panel per transport, from bench/results/latest.json (or the JSON file given).
+# and ZeroMQ alone dotted), one panel per transport, from bench/results/latest.json (or the
+# JSON file given).
 #   ./bench/plot.sh [RESULTS.json]
 # Needs gnuplot (Debian: gnuplot-nox). When it is missing: as root it is installed with
 # apt-get, otherwise the apt-get line is printed.
@@ -25,26 +26,31 @@ import json, os, sys
 res = json.load(open(sys.argv[1]))
 out = sys.argv[2]
 panels = []
+
+
+def dat(name, pts):
+    """Writes (latency_us, fraction) points to out/name; returns the path."""
+    f = os.path.join(out, name)
+    with open(f, "w") as fh:
+        for us, q in pts:
+            fh.write(f"{max(us, 0.1)} {q}\n")
+    return f
+
+
 for t, tr in res["transports"].items():
     lines = []
     for i, (rate, by) in enumerate(tr["cdf"].items()):
         for who, pts in by.items():
             if not pts:
                 continue
-            f = os.path.join(out, f"{t}-{rate}-{who}.dat")
-            with open(f, "w") as fh:
-                for us, q in pts:
-                    fh.write(f"{max(us, 0.1)} {q}\n")
+            f = dat(f"{t}-{rate}-{who}.dat", pts)
             dash = 1 if who == "bridge" else 2
             lines.append(f"'{f}' using 1:2 with lines lw 2 dt {dash} lc {i + 1} "
                          f"title '{who} {rate}/s'")
         # the same rate through ZeroMQ alone (no WebSocket, no bridge), dotted
         pts = res.get("zmq_floor", {}).get("cdf", {}).get(rate)
         if pts:
-            f = os.path.join(out, f"zmq-{rate}.dat")
-            with open(f, "w") as fh:
-                for us, q in pts:
-                    fh.write(f"{max(us, 0.1)} {q}\n")
+            f = dat(f"zmq-{rate}.dat", pts)
             lines.append(f"'{f}' using 1:2 with lines lw 1 dt 3 lc {i + 1} "
                          f"title 'ZeroMQ alone {rate}/s'")
     panels.append(f"set title '{t}: latency CDF, send to receipt ({res['timestamp']})'\n"

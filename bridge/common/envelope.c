@@ -136,7 +136,6 @@ static void s_head(struct sbuf *b, const char *run, unsigned long long seq, cons
 	char num[20]; /* 18446744073709551615: the longest */
 	int n = 1;
 
-	s_reserve(b, 512);
 	s_puts(b, "{\"v\":1,\"run\":");
 	s_put_jstr(b, run, false);
 	s_puts(b, ",\"seq\":");
@@ -182,6 +181,7 @@ char *envelope_dump(const char *run, unsigned long long seq, const char *id, con
 {
 	struct sbuf b = {0};
 
+	s_reserve(&b, 512); /* data's size is not known before jansson writes it */
 	s_head(&b, run, seq, id, type, source, received_at, agent_id);
 	if (data == NULL)
 		s_put(&b, "null", 4);

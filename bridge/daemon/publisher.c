@@ -239,17 +239,14 @@ static void s_out(struct publisher *p, uint64_t seq, const char *topic, char *te
 		log_warn("replay ring: cannot keep seq %llu", (unsigned long long)seq);
 }
 
-size_t publisher_flush(struct publisher *p)
+void publisher_flush(struct publisher *p)
 {
-	size_t n = p->npending;
-
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < p->npending; i++) {
 		struct pending *e = &p->pending[i];
 
 		s_out(p, e->seq, e->topic, e->text, e->len);
 	}
 	p->npending = 0;
-	return n;
 }
 
 /* Give the next seq to text (taking ownership) and queue it for the next flush. */

@@ -64,8 +64,8 @@ const struct publisher_stats *publisher_stats(const struct publisher *p);
 
 /* Send what was committed since the last flush, in seq order (see publisher.c for why
  * envelopes wait for this). The loop's owner calls it before every wait; replay, a
- * status repeat and publisher_destroy() call it too. Returns how many were sent. */
-size_t publisher_flush(struct publisher *p);
+ * status repeat and publisher_destroy() call it too. */
+void publisher_flush(struct publisher *p);
 
 /* True when anything was sent on the socket since the last call (a flush, a replay's flush,
  * a status repeat): a send can consume ZMQ_FD's edge, so the owner must look at the socket
