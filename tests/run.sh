@@ -5,7 +5,7 @@
 #    and exits 2), 2. configures and builds build/ (RelWithDebInfo) and runs its ctest
 #    suite, 3. the same in build-asan/ with -DPP_SANITIZE=ON (AddressSanitizer + UBSan),
 #    4. the integration suite once more under valgrind memcheck (tests/valgrind.sh),
-#    5. a short libFuzzer pass over the four fuzz targets (PP_FUZZ_SECONDS each, default 30).
+#    5. a short libFuzzer pass over the five fuzz targets (PP_FUZZ_SECONDS each, default 30).
 # Runnable from any directory; re-running reuses the build dirs.
 # Options: --no-asan, --no-plain, --no-valgrind, --no-fuzz (skip that stage),
 # -L LABEL (ctest label filter, e.g. -L unit). Env: PP_JOBS (default 2).

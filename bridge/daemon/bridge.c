@@ -22,6 +22,7 @@
 #include "publisher.h"
 #include "rest.h"
 #include "signals.h"
+#include "tlsmem.h"
 #include "upstream.h"
 
 #define STOP_BOUND_MS 1500 /* the most a clean stop may wait for the upstream close */
@@ -288,8 +289,11 @@ static int s_create_lws(struct bridge *b, char *err, size_t errlen)
 	/* reads of up to 64 KiB (lws' default is 4): under load one pass then carries ~100
 	 * events, published in one burst (publisher.c) */
 	info.pt_serv_buf_size = 65536;
-	if (b->cfg.ca_file[0])
-		info.client_ssl_ca_filepath = b->cfg.ca_file;
+	/* one trust store in memory: lws' https:// clients and the upstream's TLS share it */
+	b->tls = tlsmem_ctx_new(b->cfg.ca_file, err, errlen);
+	if (!b->tls)
+		return -1;
+	info.provided_client_ssl_ctx = b->tls;
 	/* lws' own handshake timeout must not cut the wait for a slow auth_ok short */
 	info.timeout_secs = b->cfg.auth_timeout_ms / 1000 + 5;
 	info.connect_timeout_secs = info.timeout_secs;
@@ -349,7 +353,7 @@ static int s_create_modules(struct bridge *b, char *err, size_t errlen)
 	    .on_stopped = s_on_stopped,
 	};
 
-	b->up = upstream_new(b->lws, b->vh, &b->cfg, b->key, &cbs, b, err, errlen);
+	b->up = upstream_new(b->lws, b->vh, b->tls, &b->cfg, b->key, &cbs, b, err, errlen);
 	if (!b->up)
 		return -1;
 	b->key_ptr = b->key;
@@ -384,6 +388,8 @@ static void s_teardown(struct bridge *b)
 	if (b->lws)
 		lws_context_destroy(b->lws);
 	b->lws = NULL;
+	SSL_CTX_free(b->tls); /* lws does not free a provided context */
+	b->tls = NULL;
 	publisher_destroy(&b->pub);
 	if (b->zctx)
 		zmq_ctx_term(b->zctx);

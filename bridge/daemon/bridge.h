@@ -35,6 +35,7 @@ struct bridge {
 	char run[33];
 	struct lws_context *lws;
 	struct lws_vhost *vh;
+	SSL_CTX *tls; /* the one client TLS context: lws' (REST) and the upstream's */
 	void *zctx;
 	struct publisher *pub;
 	struct fdwatch *pub_watch;

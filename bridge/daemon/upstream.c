@@ -1,5 +1,11 @@
 /* upstream.c: owns the WebSocket to the Pulse server and its life cycle.
  *
+ * The WebSocket runs on an lws raw client socket: lws connects, buffers partial writes and
+ * runs the loop and the timers; the opening handshake (wshs.c) and the framing (wsframe.c)
+ * are ours, because lws 4.1's client parser takes a payload one byte at a time and cost
+ * half the bridge's CPU per event. For wss the TLS session is ours too (tlsmem.c, over the
+ * raw TCP): lws 4.1.6 cannot start TLS on a raw client socket.
+ *
  * One connection at a time, driven by lws callbacks and three timers (lws_sul):
  *   retry_sul      when to connect again (back-off policy in backoff.c);
  *   deadline_sul   connect + handshake + auth_ok must finish within --auth-timeout-ms
@@ -7,7 +13,7 @@
  *                  half-open older connection of the same agent);
  *   alive_sul      keep-alive: a protocol PING after one silent ping interval, the
  *                  connection declared dead after two (half-open TCP never hangs us).
- * Writes happen only in LWS_CALLBACK_CLIENT_WRITEABLE, one lws_write per callback. */
+ * Writes happen only in LWS_CALLBACK_RAW_WRITEABLE, one frame per callback. */
 #include "upstream.h"
 
 #include <stdio.h>
@@ -18,21 +24,28 @@
 #include "backoff.h"
 #include "clock.h"
 #include "log.h"
+#include "pp_err.h"
 #include "strutil.h"
+#include "tlsmem.h"
+#include "wsframe.h"
+#include "wshs.h"
 
-#define RX_BUFFER_SIZE 65536
-#define LOG_FRAME_MAX  200
+#define RX_BUFFER_SIZE	    65536
+#define LOG_FRAME_MAX	    200
+#define CLOSE_ACK_TIMEOUT_S 5 /* after our close frame, how long the server may take to answer */
+#define USER_AGENT	    "plurum-pulse-bridge/" PP_VERSION
 
 struct out_msg {
 	struct out_msg *next;
 	void *tag;
 	size_t len;
-	unsigned char buf[]; /* LWS_PRE bytes of headroom, then the text */
+	char text[];
 };
 
 struct upstream {
 	struct lws_context *ctx;
 	struct lws_vhost *vh;
+	SSL_CTX *tls_ctx;
 	const struct config *cfg;
 	const char *key;
 	struct upstream_cbs cbs;
@@ -44,8 +57,11 @@ struct upstream {
 	bool auth_sent;
 	bool auth_error; /* the server said "Authentication failed/timed out" */
 	bool ping_due;
-	bool close_wanted; /* send a 1000 close from the next WRITEABLE */
-	bool restart_now;  /* after this close, connect again at once */
+	bool close_wanted;   /* send a 1000 close from the next WRITEABLE */
+	bool close_sent;     /* ours went out: the server's close frame ends the connection */
+	unsigned close_echo; /* answer the server's close (or our protocol error): then drop */
+	bool drop_now;	     /* leave the connection from the callback that is running */
+	bool restart_now;    /* after this close, connect again at once */
 	bool retry_scheduled;
 	char agent_id[128];
 	long long since_ms;	/* when the state last changed (wall clock) */
@@ -60,9 +76,25 @@ struct upstream {
 
 	struct out_msg *head, *tail;
 
-	unsigned char *rx;
-	size_t rx_len, rx_cap;
-	bool rx_oversize, rx_binary;
+	/* the opening handshake: the request (it may hold the legacy ?token=, so it is wiped
+	 * once written), our key, and the server's answer as it comes in */
+	char *hs_req;
+	size_t hs_req_len;
+	char ws_key[WSHS_KEY_LEN + 1];
+	bool upgraded;
+	char *hs_buf;
+	size_t hs_len;
+
+	/* wss: the TLS session (tlsmem.c) over lws' plain TCP, and its plaintext */
+	bool use_tls;
+	char host[256];
+	struct tlsmem *tls;
+	unsigned char *plain;
+
+	struct wsf_rx *wrx;
+	unsigned char pong[WSF_CONTROL_MAX]; /* the last ping's payload, echoed */
+	size_t pong_len;
+	bool pong_due;
 
 	lws_sorted_usec_list_t retry_sul, deadline_sul, alive_sul;
 	struct upstream_stats stats;
@@ -95,14 +127,14 @@ static void s_set_error(struct upstream *up, const char *msg)
 
 static struct out_msg *s_msg_new(const char *text, size_t len, void *tag)
 {
-	struct out_msg *m = malloc(sizeof(*m) + LWS_PRE + len);
+	struct out_msg *m = malloc(sizeof(*m) + len);
 
 	if (!m)
 		return NULL;
 	m->next = NULL;
 	m->tag = tag;
 	m->len = len;
-	memcpy(m->buf + LWS_PRE, text, len);
+	memcpy(m->text, text, len);
 	return m;
 }
 
@@ -205,6 +237,19 @@ static void s_log_retry(struct upstream *up, enum backoff_reason why)
 	}
 }
 
+/* Wipe and free what the opening handshake holds (the request may carry the key). */
+static void s_handshake_free(struct upstream *up)
+{
+	if (up->hs_req) {
+		explicit_bzero(up->hs_req, up->hs_req_len);
+		free(up->hs_req);
+		up->hs_req = NULL;
+	}
+	free(up->hs_buf);
+	up->hs_buf = NULL;
+	up->hs_len = 0;
+}
+
 /* Common end of every connection, whatever ended it. */
 static void s_connection_ended(struct upstream *up)
 {
@@ -215,7 +260,8 @@ static void s_connection_ended(struct upstream *up)
 	lws_sul_cancel(&up->deadline_sul);
 	lws_sul_cancel(&up->alive_sul);
 	up->wsi = NULL;
-	up->rx_len = 0;
+	s_handshake_free(up);
+	tlsmem_destroy(&up->tls);
 	s_queue_flush_unsent(up);
 	if (up->authed && up->cbs.on_disconnected)
 		up->cbs.on_disconnected(up->ud);
@@ -318,12 +364,53 @@ static void s_query_escape(const char *in, char *out, size_t outlen)
 	out[o] = '\0';
 }
 
+/* The upgrade request for cfg->url, with a fresh key, into up->hs_req. */
+static int s_handshake_prepare(struct upstream *up, const char *ads, int port, bool tls,
+			       const char *p)
+{
+	size_t cap = strlen(p) + 3 * strlen(up->key) + strlen(ads) + 512;
+	char *path = malloc(cap);
+	unsigned char nonce[16];
+	int n = -1;
+
+	up->hs_req = malloc(cap + 512);
+	if (!path || !up->hs_req || getrandom(nonce, sizeof(nonce), 0) != (ssize_t)sizeof(nonce))
+		goto out;
+	wshs_key(nonce, up->ws_key);
+	if (up->cfg->legacy_query_token) {
+		size_t toklen = 3 * strlen(up->key) + 4; /* each byte may take 3 */
+		char *tok = malloc(toklen);
+
+		if (!tok)
+			goto out;
+		s_query_escape(up->key, tok, toklen);
+		snprintf(path, cap, "/%s%stoken=%s", p, strchr(p, '?') ? "&" : "?", tok);
+		explicit_bzero(tok, strlen(tok));
+		free(tok);
+	} else {
+		snprintf(path, cap, "/%s", p);
+	}
+	n = wshs_request(up->hs_req, cap + 512, ads, port, tls, path, up->ws_key, USER_AGENT);
+out:
+	if (path) {
+		explicit_bzero(path, cap);
+		free(path);
+	}
+	if (n < 0) {
+		s_handshake_free(up);
+		return -1;
+	}
+	up->hs_req_len = (size_t)n;
+	return 0;
+}
+
 static void s_connect(struct upstream *up)
 {
 	struct lws_client_connect_info ci;
-	char url[CONFIG_STR_MAX], path[CONFIG_STR_MAX + 1024], tok[768];
+	char url[CONFIG_STR_MAX];
 	const char *prot = NULL, *ads = NULL, *p = NULL;
 	int port = 0;
+	bool tls;
 
 	snprintf(url, sizeof(url), "%s", up->cfg->url);
 	if (lws_parse_uri(url, &prot, &ads, &port, &p)) {
@@ -331,39 +418,34 @@ static void s_connect(struct upstream *up)
 		s_connection_ended(up);
 		return;
 	}
-	if (up->cfg->legacy_query_token) {
-		s_query_escape(up->key, tok, sizeof(tok));
-		snprintf(path, sizeof(path), "/%s%stoken=%s", p, strchr(p, '?') ? "&" : "?", tok);
-	} else {
-		snprintf(path, sizeof(path), "/%s", p);
+	tls = strcmp(prot, "wss") == 0;
+	s_handshake_free(up);
+	up->use_tls = tls;
+	str_copy(up->host, sizeof(up->host), ads);
+	if (s_handshake_prepare(up, ads, port, tls, p) != 0) {
+		s_set_error(up, "cannot build the WebSocket upgrade request for --url");
+		s_connection_ended(up);
+		return;
 	}
 	memset(&ci, 0, sizeof(ci));
 	ci.context = up->ctx;
 	ci.vhost = up->vh;
 	ci.address = ads;
 	ci.port = port;
-	ci.path = path;
-	ci.host = ads;	  /* no port: lws checks the certificate against this name */
-	ci.origin = NULL; /* native clients send no Origin: the server refuses unknown ones */
-	ci.protocol = NULL;
+	ci.path = "/";
+	ci.host = ads;
+	ci.method = "RAW"; /* TLS, the upgrade and the frames are ours: see the file's header */
 	ci.local_protocol_name = upstream_protocol.name;
 	ci.pwsi = &up->wsi;
 	ci.opaque_user_data = up;
-	if (strcmp(prot, "wss") == 0) {
-		ci.ssl_connection = LCCSCF_USE_SSL;
-		if (up->cfg->insecure) {
-			ci.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED |
-					     LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK |
-					     LCCSCF_ALLOW_EXPIRED;
-			log_warn(
-			    "upstream: --insecure: TLS certificate and host name NOT verified");
-		}
-	}
+	if (tls && up->cfg->insecure)
+		log_warn("upstream: --insecure: TLS certificate and host name NOT verified");
 	up->authed = up->auth_sent = up->auth_error = false;
-	up->ping_due = up->close_wanted = false;
+	up->ping_due = up->close_wanted = up->close_sent = up->drop_now = false;
+	up->pong_due = up->upgraded = false;
+	up->close_echo = 0;
 	up->close_code = 0;
-	up->rx_len = 0;
-	up->rx_oversize = up->rx_binary = false;
+	wsf_rx_reset(up->wrx);
 	up->stats.connects++;
 	if (up->stats.connects > 1)
 		up->stats.reconnects++;
@@ -452,110 +534,357 @@ static void s_on_frame(struct upstream *up, const char *text, size_t len)
 	norm_event_clear(&ev);
 }
 
-static int s_rx_append(struct upstream *up, const void *in, size_t len)
-{
-	if (up->rx_oversize)
-		return 0;
-	if (up->rx_len + len > up->cfg->max_frame) {
-		up->rx_oversize = true;
-		return 0;
-	}
-	if (up->rx_len + len > up->rx_cap) {
-		size_t cap = up->rx_cap ? up->rx_cap : RX_BUFFER_SIZE;
-		unsigned char *nb;
+/* ---- the WebSocket's own frames (wsframe.c calls these) ------------------------------ */
 
-		while (cap < up->rx_len + len)
-			cap *= 2;
-		nb = realloc(up->rx, cap);
-		if (!nb)
-			return -1;
-		up->rx = nb;
-		up->rx_cap = cap;
+static void s_on_message(void *ud, enum wsf_op op, const unsigned char *data, size_t len,
+			 bool truncated, uint64_t total)
+{
+	struct upstream *up = ud;
+	char why[64];
+
+	if (op == WSF_BINARY) {
+		s_skip(up, "binary frame", (const char *)data, len);
+	} else if (truncated) {
+		snprintf(why, sizeof(why), "frame over --max-frame: %llu bytes",
+			 (unsigned long long)total);
+		s_skip(up, why, (const char *)data, len);
+	} else {
+		s_on_frame(up, (const char *)data, len);
 	}
-	memcpy(up->rx + up->rx_len, in, len);
-	up->rx_len += len;
+}
+
+static void s_on_peer_close(struct upstream *up, const unsigned char *in, size_t len)
+{
+	const char *reason;
+	char text[128];
+	size_t rl;
+	unsigned code;
+
+	if (wsf_close_parse(in, len, &code, &reason, &rl) != 0) {
+		s_set_error(up, "malformed close frame from the server");
+		log_warn("upstream: malformed close frame from the server");
+		code = WSF_CLOSE_PROTOCOL;
+	} else if (code != WSF_CLOSE_NONE) {
+		up->close_code = up->last_close_code = (int)code;
+		rl = rl < sizeof(text) - 1 ? rl : sizeof(text) - 1;
+		memcpy(text, reason, rl);
+		text[rl] = '\0';
+		if (!up->last_error[0] && rl)
+			s_set_error(up, text);
+		log_info("upstream: server closed with %u", code);
+	}
+	if (up->close_sent) {
+		up->drop_now = true; /* the answer to ours: the close handshake is done */
+		return;
+	}
+	up->close_echo = code; /* RFC 6455 5.5.1: answer with a close, then drop */
+	lws_callback_on_writable(up->wsi);
+}
+
+static void s_on_control(void *ud, enum wsf_op op, const unsigned char *data, size_t len)
+{
+	struct upstream *up = ud;
+
+	switch (op) {
+	case WSF_PING:
+		memcpy(up->pong, data, len);
+		up->pong_len = len;
+		up->pong_due = true;
+		lws_callback_on_writable(up->wsi);
+		break;
+	case WSF_CLOSE:
+		s_on_peer_close(up, data, len);
+		break;
+	default: /* a pong: its arrival was already a sign of life */
+		break;
+	}
+}
+
+static const struct wsf_sink s_sink = {s_on_message, s_on_control};
+
+/* The handshake is done: what CLIENT_ESTABLISHED was to lws' own WebSocket client. */
+static void s_on_upgraded(struct upstream *up)
+{
+	up->upgraded = true;
+	s_handshake_free(up);
+	lws_sul_schedule(up->ctx, 0, &up->alive_sul, s_alive_cb,
+			 (lws_usec_t)up->cfg->ping_interval_ms * LWS_US_PER_MS);
+	if (up->state == UP_STOPPING)
+		up->close_wanted = true;
+	lws_callback_on_writable(up->wsi);
+}
+
+/* Bytes before the upgrade: the server's answer. Returns how many of in belonged to it
+ * (the rest are already frames), or -1 when it refused or answered wrongly. */
+static int s_handshake_rx(struct upstream *up, const unsigned char *in, size_t len)
+{
+	size_t before = up->hs_len, take;
+	char err[200];
+	int status, n;
+
+	if (!up->hs_buf && !(up->hs_buf = malloc(WSHS_RESPONSE_MAX)))
+		return -1;
+	take = len < WSHS_RESPONSE_MAX - up->hs_len ? len : WSHS_RESPONSE_MAX - up->hs_len;
+	memcpy(up->hs_buf + up->hs_len, in, take);
+	up->hs_len += take;
+	n = wshs_response(up->hs_buf, up->hs_len, up->ws_key, &status, err, sizeof(err));
+	if (n == 0)
+		return (int)take;
+	if (n < 0) {
+		s_set_error(up, err);
+		log_warn("upstream: WebSocket handshake failed: %s", err);
+		return -1;
+	}
+	s_on_upgraded(up);
+	return (int)((size_t)n - before);
+}
+
+/* WebSocket bytes (after TLS, when wss): the server's answer to the upgrade, then frames. */
+static int s_on_plain(struct upstream *up, const unsigned char *in, size_t len)
+{
+	char err[200];
+	int rc;
+
+	if (!up->upgraded) {
+		if ((rc = s_handshake_rx(up, in, len)) < 0)
+			return -1;
+		in += rc;
+		len -= (size_t)rc;
+	}
+	if (!up->upgraded || up->close_echo || wsf_rx_closed(up->wrx))
+		return up->drop_now ? -1 : 0;
+	rc = wsf_rx_feed(up->wrx, in, len, &s_sink, up, err, sizeof(err));
+	if (rc == PP_ENOMEM)
+		return -1;
+	if (rc != 0) {
+		/* RFC 6455 7.1.7: fail the connection, with 1002 when we still can */
+		s_set_error(up, err);
+		log_warn("upstream: %s; closing the connection", err);
+		up->close_echo = WSF_CLOSE_PROTOCOL;
+		lws_callback_on_writable(up->wsi);
+	}
+	return up->drop_now ? -1 : 0;
+}
+
+/* ---- the transport: plain TCP, or TLS over it (tlsmem.c) --------------------------- */
+
+/* The TCP connection is up: start TLS (wss), or go straight to the upgrade (ws). */
+static int s_on_tcp_up(struct upstream *up)
+{
+	char err[300];
+	unsigned char none;
+
+	if (up->use_tls) {
+		up->tls = tlsmem_new(up->tls_ctx, up->host, !up->cfg->insecure, err, sizeof(err));
+		/* a read of nothing starts the handshake: the ClientHello is then in the out */
+		if (!up->tls || tlsmem_read(up->tls, &none, 0, err, sizeof(err)) < 0) {
+			s_set_error(up, err);
+			log_warn("upstream: %s", err);
+			return -1;
+		}
+	}
+	lws_callback_on_writable(up->wsi); /* the ClientHello, or the upgrade request */
 	return 0;
 }
 
-static void s_on_receive(struct upstream *up, struct lws *wsi, const void *in, size_t len)
+/* Ciphertext from the socket: decrypt all there is, in 64 KiB runs for the frame parser. */
+static int s_tls_rx(struct upstream *up, const unsigned char *in, size_t len)
 {
-	bool first = lws_is_first_fragment(wsi), final = lws_is_final_fragment(wsi);
+	bool was_ready = tlsmem_ready(up->tls);
+	const unsigned char *out;
+	char err[300];
+	size_t used = 0;
+	int n;
 
+	if (tlsmem_feed(up->tls, in, len) != 0)
+		return -1;
+	while ((n = tlsmem_read(up->tls, up->plain + used, RX_BUFFER_SIZE - used, err,
+				sizeof(err))) > 0) {
+		used += (size_t)n;
+		if (used == RX_BUFFER_SIZE) {
+			if (s_on_plain(up, up->plain, used) != 0)
+				return -1;
+			used = 0;
+		}
+	}
+	if (used && s_on_plain(up, up->plain, used) != 0)
+		return -1;
+	if (n < 0) {
+		if (n != PP_ECLOSED || !up->close_code)
+			s_set_error(up, err);
+		if (n != PP_ECLOSED)
+			log_warn("upstream: %s", err);
+		return -1;
+	}
+	if (!was_ready && tlsmem_ready(up->tls))
+		lws_callback_on_writable(up->wsi); /* now the upgrade request */
+	else if (tlsmem_out(up->tls, &out))
+		lws_callback_on_writable(up->wsi); /* the handshake or a TLS reply wants out */
+	return 0;
+}
+
+static int s_on_raw_rx(struct upstream *up, const unsigned char *in, size_t len)
+{
 	up->last_rx_ms = clock_mono_ms();
-	if (first) {
-		up->rx_len = 0;
-		up->rx_oversize = false;
-		up->rx_binary = lws_frame_is_binary(wsi);
+	return up->tls ? s_tls_rx(up, in, len) : s_on_plain(up, in, len);
+}
+
+/* Bytes for the socket: straight to lws (which buffers what the kernel does not take), or
+ * into the TLS session, whose ciphertext s_tls_flush() hands over once per WRITEABLE. */
+static int s_emit(struct upstream *up, const unsigned char *p, size_t len)
+{
+	char err[300];
+
+	if (!up->tls)
+		return lws_write(up->wsi, (unsigned char *)p, len, LWS_WRITE_RAW) == (int)len ? 0
+											      : -1;
+	if (tlsmem_write(up->tls, p, len, err, sizeof(err)) != 0) {
+		s_set_error(up, err);
+		return -1;
 	}
-	if (first && final && !lws_remaining_packet_payload(wsi)) {
-		/* the common case: a whole message in one callback, no copy */
-		if (up->rx_binary)
-			s_skip(up, "binary frame", in, len);
-		else
-			s_on_frame(up, in, len);
-		return;
-	}
-	if (s_rx_append(up, in, len) != 0)
-		up->rx_oversize = true;
-	if (!final || lws_remaining_packet_payload(wsi))
-		return;
-	if (up->rx_binary)
-		s_skip(up, "binary frame", (const char *)up->rx, up->rx_len);
-	else if (up->rx_oversize)
-		s_skip(up, "frame over --max-frame", (const char *)up->rx, up->rx_len);
-	else
-		s_on_frame(up, (const char *)up->rx, up->rx_len);
-	up->rx_len = 0;
+	return 0;
+}
+
+static int s_tls_flush(struct upstream *up)
+{
+	const unsigned char *p;
+	size_t n = up->tls ? tlsmem_out(up->tls, &p) : 0;
+	int rc = 0;
+
+	if (n && lws_write(up->wsi, (unsigned char *)p, n, LWS_WRITE_RAW) != (int)n)
+		rc = -1;
+	if (n)
+		tlsmem_out_sent(up->tls);
+	return rc;
 }
 
 /* ---- writing -------------------------------------------------------------------- */
 
-static int s_write_auth(struct upstream *up, struct lws *wsi)
+/* One masked frame (RFC 6455 5.3: a fresh unpredictable key each). The frame is wiped
+ * after the write: the auth message's masked bytes and key together are the API key. */
+static int s_write_frame(struct upstream *up, enum wsf_op op, const void *payload, size_t len)
+{
+	unsigned char mask[4], *f;
+	size_t flen = 0;
+	int rc;
+
+	if (getrandom(mask, sizeof(mask), 0) != (ssize_t)sizeof(mask)) {
+		uint32_t r = s_random32();
+
+		memcpy(mask, &r, sizeof(mask));
+	}
+	f = wsf_frame_new(op, payload, len, mask, LWS_PRE, &flen);
+	if (!f)
+		return -1;
+	rc = s_emit(up, f + LWS_PRE, flen);
+	explicit_bzero(f, LWS_PRE + flen);
+	free(f);
+	return rc;
+}
+
+static int s_write_close(struct upstream *up, unsigned code, const char *reason)
+{
+	unsigned char p[2 + 32];
+	size_t rl = strlen(reason) < 32 ? strlen(reason) : 32;
+
+	if (code == WSF_CLOSE_NONE) /* the server's close had no code: answer likewise */
+		return s_write_frame(up, WSF_CLOSE, p, 0);
+	p[0] = (unsigned char)(code >> 8);
+	p[1] = (unsigned char)code;
+	memcpy(p + 2, reason, rl);
+	return s_write_frame(up, WSF_CLOSE, p, 2 + rl);
+}
+
+/* The upgrade request, wiped and freed once written (it may hold the legacy ?token=). */
+static int s_write_handshake(struct upstream *up)
+{
+	unsigned char *buf = malloc(LWS_PRE + up->hs_req_len);
+	int rc = -1;
+
+	if (buf) {
+		memcpy(buf + LWS_PRE, up->hs_req, up->hs_req_len);
+		rc = s_emit(up, buf + LWS_PRE, up->hs_req_len);
+		explicit_bzero(buf, LWS_PRE + up->hs_req_len);
+		free(buf);
+	}
+	explicit_bzero(up->hs_req, up->hs_req_len);
+	free(up->hs_req);
+	up->hs_req = NULL;
+	return rc;
+}
+
+static int s_write_auth(struct upstream *up)
 {
 	json_t *o = json_pack("{s:s, s:s}", "type", "auth", "api_key", up->key);
 	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-	struct out_msg *m = text ? s_msg_new(text, strlen(text), NULL) : NULL;
 	int rc = -1;
 
-	if (m && lws_write(wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT) == (int)m->len)
-		rc = 0;
 	if (text) {
+		rc = s_write_frame(up, WSF_TEXT, text, strlen(text));
 		explicit_bzero(text, strlen(text));
 		free(text);
-	}
-	if (m) {
-		explicit_bzero(m->buf, LWS_PRE + m->len);
-		free(m);
 	}
 	json_decref(o);
 	up->auth_sent = true;
 	return rc;
 }
 
-static int s_writeable(struct upstream *up, struct lws *wsi)
+/* Control frames first: answering the server's close or a protocol error ends the
+ * connection; our own close waits for the server's answer (CLOSE_ACK_TIMEOUT_S). */
+static int s_write_control(struct upstream *up)
 {
-	unsigned char ping[LWS_PRE + 1];
-	struct out_msg *m;
-
-	if (up->close_wanted) {
-		lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, (unsigned char *)"bye", 3);
+	if (up->close_echo) {
+		s_write_close(up, up->close_echo, "");
 		return -1;
 	}
-	if (!up->auth_sent && !up->cfg->legacy_query_token) {
-		if (s_write_auth(up, wsi) != 0)
+	if (up->close_wanted) {
+		up->close_wanted = false;
+		up->close_sent = true;
+		if (s_write_close(up, WSF_CLOSE_NORMAL, "bye") != 0)
+			return -1;
+		lws_set_timeout(up->wsi, PENDING_TIMEOUT_CLOSE_ACK, CLOSE_ACK_TIMEOUT_S);
+		return 1;
+	}
+	if (up->pong_due) {
+		up->pong_due = false;
+		return s_write_frame(up, WSF_PONG, up->pong, up->pong_len) ? -1 : 1;
+	}
+	if (up->ping_due && (up->auth_sent || up->cfg->legacy_query_token)) {
+		/* not before the auth message: the server wants that first */
+		up->ping_due = false;
+		up->stats.pings_sent++;
+		return s_write_frame(up, WSF_PING, NULL, 0) ? -1 : 1;
+	}
+	return 0;
+}
+
+/* What one WRITEABLE writes: the upgrade request, else one frame. */
+static int s_writeable(struct upstream *up, struct lws *wsi)
+{
+	struct out_msg *m;
+	int rc;
+
+	if (up->close_wanted && !up->upgraded)
+		return -1; /* stopping before the upgrade: nothing to close politely */
+	if (up->tls && !tlsmem_ready(up->tls))
+		return 0; /* only the TLS handshake's own bytes go now */
+	if (up->hs_req)
+		return s_write_handshake(up);
+	if (!up->upgraded || up->close_sent)
+		return 0;
+	if ((rc = s_write_control(up)) != 0) {
+		if (rc < 0)
 			return -1;
 		goto more;
 	}
-	if (up->ping_due) {
-		up->ping_due = false;
-		up->stats.pings_sent++;
-		if (lws_write(wsi, ping + LWS_PRE, 0, LWS_WRITE_PING) < 0)
+	if (!up->auth_sent && !up->cfg->legacy_query_token) {
+		if (s_write_auth(up) != 0)
 			return -1;
 		goto more;
 	}
 	if (!up->authed || !(m = s_queue_pop(up)))
 		return 0;
-	if (lws_write(wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT) != (int)m->len) {
+	if (s_write_frame(up, WSF_TEXT, m->text, m->len) != 0) {
 		/* not written: give it back as unsent; the close path reports the rest */
 		if (up->cbs.on_unsent)
 			up->cbs.on_unsent(up->ud, m->tag);
@@ -567,28 +896,13 @@ static int s_writeable(struct upstream *up, struct lws *wsi)
 		up->cbs.on_sent(up->ud, m->tag);
 	free(m);
 more:
-	if (up->ping_due || (up->authed && up->head))
+	if (!up->close_sent &&
+	    (up->close_wanted || up->pong_due || up->ping_due || (up->authed && up->head)))
 		lws_callback_on_writable(wsi);
 	return 0;
 }
 
 /* ---- the lws protocol callback ------------------------------------------------------ */
-
-static void s_on_peer_close(struct upstream *up, const unsigned char *in, size_t len)
-{
-	char reason[128];
-	size_t rl;
-
-	if (len < 2)
-		return;
-	up->close_code = up->last_close_code = (in[0] << 8) | in[1];
-	rl = len - 2 < sizeof(reason) - 1 ? len - 2 : sizeof(reason) - 1;
-	memcpy(reason, in + 2, rl);
-	reason[rl] = '\0';
-	if (!up->last_error[0] && rl)
-		s_set_error(up, reason);
-	log_info("upstream: server closed with %d", up->close_code);
-}
 
 static int s_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 		      size_t len)
@@ -606,26 +920,17 @@ static int s_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
 		log_warn("upstream: connection failed: %s", up->last_error);
 		s_connection_ended(up);
 		break;
-	case LWS_CALLBACK_CLIENT_ESTABLISHED:
-		up->last_rx_ms = clock_mono_ms();
-		lws_sul_schedule(up->ctx, 0, &up->alive_sul, s_alive_cb,
-				 (lws_usec_t)up->cfg->ping_interval_ms * LWS_US_PER_MS);
-		if (up->state == UP_STOPPING)
-			up->close_wanted = true;
-		lws_callback_on_writable(wsi);
-		break;
-	case LWS_CALLBACK_CLIENT_RECEIVE:
-		s_on_receive(up, wsi, in, len);
-		break;
-	case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
-		up->last_rx_ms = clock_mono_ms();
-		break;
-	case LWS_CALLBACK_CLIENT_WRITEABLE:
-		return s_writeable(up, wsi);
-	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-		s_on_peer_close(up, in, len);
-		break;
-	case LWS_CALLBACK_CLIENT_CLOSED:
+	case LWS_CALLBACK_RAW_CONNECTED:
+		return s_on_tcp_up(up);
+	case LWS_CALLBACK_RAW_RX:
+		return s_on_raw_rx(up, in, len);
+	case LWS_CALLBACK_RAW_WRITEABLE: {
+		int rc = s_writeable(up, wsi);
+
+		/* what TLS made of it, in one write (a close frame before a -1 too) */
+		return s_tls_flush(up) != 0 ? -1 : rc;
+	}
+	case LWS_CALLBACK_RAW_CLOSE:
 		s_connection_ended(up);
 		break;
 	default:
@@ -639,16 +944,21 @@ const struct lws_protocols upstream_protocol = {"pp-upstream", s_callback, 0, RX
 
 /* ---- public ----------------------------------------------------------------------- */
 
-struct upstream *upstream_new(struct lws_context *ctx, struct lws_vhost *vh,
+struct upstream *upstream_new(struct lws_context *ctx, struct lws_vhost *vh, SSL_CTX *tls_ctx,
 			      const struct config *cfg, const char *key,
 			      const struct upstream_cbs *cbs, void *ud, char *err, size_t errlen)
 {
 	struct upstream *up = calloc(1, sizeof(*up));
 
-	if (!up) {
+	if (!up || !(up->wrx = wsf_rx_new(cfg->max_frame)) ||
+	    !(up->plain = malloc(RX_BUFFER_SIZE))) {
+		if (up)
+			wsf_rx_destroy(&up->wrx);
+		free(up);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	up->tls_ctx = tls_ctx;
 	up->ctx = ctx;
 	up->vh = vh;
 	up->cfg = cfg;
@@ -673,7 +983,10 @@ void upstream_destroy(struct upstream **self_p)
 	if (up->wsi)
 		lws_set_opaque_user_data(up->wsi, NULL);
 	s_queue_flush_unsent(up);
-	free(up->rx);
+	s_handshake_free(up);
+	tlsmem_destroy(&up->tls);
+	wsf_rx_destroy(&up->wrx);
+	free(up->plain);
 	free(up);
 	*self_p = NULL;
 }

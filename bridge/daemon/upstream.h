@@ -5,6 +5,7 @@
 
 #include <jansson.h>
 #include <libwebsockets.h>
+#include <openssl/ssl.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -56,9 +57,10 @@ struct upstream_stats {
 
 extern const struct lws_protocols upstream_protocol;
 
-/* cfg and key are borrowed and must outlive the upstream; key is re-read at each connect
- * (the bridge rewrites it on SIGHUP or after an auth failure). */
-struct upstream *upstream_new(struct lws_context *ctx, struct lws_vhost *vh,
+/* cfg, key and tls_ctx (the client SSL_CTX for wss://, from tlsmem_ctx_new()) are
+ * borrowed and must outlive the upstream; key is re-read at each connect (the bridge
+ * rewrites it on SIGHUP or after an auth failure). */
+struct upstream *upstream_new(struct lws_context *ctx, struct lws_vhost *vh, SSL_CTX *tls_ctx,
 			      const struct config *cfg, const char *key,
 			      const struct upstream_cbs *cbs, void *ud, char *err, size_t errlen);
 void upstream_destroy(struct upstream **self_p);

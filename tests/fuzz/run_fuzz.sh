@@ -3,7 +3,7 @@
 #
 # Usage: tests/fuzz/run_fuzz.sh [SECONDS_EACH [BUILD_DIR [TARGET...]]]
 #   SECONDS_EACH  time per target (default 30); BUILD_DIR default <repo>/build-fuzz;
-#   TARGET        normalize command scanner config (default: all four).
+#   TARGET        normalize command scanner config wsframe (default: all five).
 # Env: PP_FUZZ_PARALLEL  targets run at once (default 1; each target is one process),
 #      PP_FUZZ_ARGS      extra libFuzzer flags,
 #      PP_FUZZ_CFLAGS    extra compiler flags for the targets (e.g. -DPP_FUZZ_KNOWN_BUGS to
@@ -22,7 +22,7 @@ build=${2:-$repo/build-fuzz}
 mkdir -p "$build" && build=$(cd "$build" && pwd) # the runs cd elsewhere: make it absolute
 shift $(($# < 2 ? $# : 2))
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(normalize command scanner config)
+[ ${#targets[@]} -gt 0 ] || targets=(normalize command scanner config wsframe)
 parallel=${PP_FUZZ_PARALLEL:-1}
 cc=${CC_FUZZ:-clang}
 
@@ -31,11 +31,12 @@ for t in "${targets[@]}"; do
 	[ -f "$here/fuzz_$t.c" ] || { echo "run_fuzz.sh: unknown target '$t'" >&2; exit 2; }
 done
 
-# max_len per target: frames and requests get room for nesting, argv/config stay short.
+# max_len per target: frames and requests get room for nesting, argv/config stay short;
+# wsframe needs a few KiB to reach its 4096-byte max_message.
 max_len_of() {
 	case "$1" in
 	normalize | command) echo 65536 ;;
-	scanner) echo 16384 ;;
+	scanner | wsframe) echo 16384 ;;
 	*) echo 4096 ;;
 	esac
 }
@@ -53,8 +54,8 @@ if ! "$cc" -fsanitize=fuzzer,address,undefined "$probe/p.c" -o "$probe/p" 2>"$pr
 	echo "run_fuzz.sh: install it with: $need_pkgs" >&2
 	exit 2
 fi
-if ! pkg-config --exists jansson; then
-	echo "run_fuzz.sh: jansson not found (apt-get install -y libjansson-dev)" >&2
+if ! pkg-config --exists jansson openssl; then
+	echo "run_fuzz.sh: jansson or openssl not found (apt-get install -y libjansson-dev libssl-dev)" >&2
 	exit 2
 fi
 
@@ -63,7 +64,7 @@ mkdir -p "$build/obj" "$build/logs"
 # shellcheck disable=SC2207 # pkg-config output is meant to be split into words
 cflags=(-std=c17 -g -O1 -fno-omit-frame-pointer -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 	-Wall -Wextra -Werror -Wshadow -Wformat=2 -Wvla
-	-I"$repo/bridge/common" -I"$repo/include" -I"$here" $(pkg-config --cflags jansson))
+	-I"$repo/bridge/common" -I"$repo/include" -I"$here" $(pkg-config --cflags jansson openssl))
 # shellcheck disable=SC2054 # the commas belong to the flag
 san=(-fsanitize=address,undefined -fno-sanitize-recover=undefined)
 objs=()
@@ -78,7 +79,7 @@ done
 for t in "${targets[@]}"; do
 	# shellcheck disable=SC2086,SC2046 # flag lists: word splitting wanted
 	"$cc" "${cflags[@]}" "${san[@]}" ${PP_FUZZ_CFLAGS:-} -fsanitize=fuzzer "$here/fuzz_$t.c" "${objs[@]}" \
-		$(pkg-config --libs jansson) -o "$build/fuzz_$t" ||
+		$(pkg-config --libs jansson openssl) -o "$build/fuzz_$t" ||
 		{ echo "run_fuzz.sh: building fuzz_$t failed" >&2; exit 1; }
 done
 echo "run_fuzz.sh: built ${targets[*]} in $build"
