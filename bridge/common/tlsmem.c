@@ -136,6 +136,10 @@ static int s_result(struct tlsmem *t, int r, char *err, size_t errlen)
 	case SSL_ERROR_WANT_WRITE:
 		return 0;
 	case SSL_ERROR_ZERO_RETURN:
+		if (!t->ready) { /* a close_notify in the middle of the handshake is a failure */
+			snprintf(err, errlen, "TLS handshake: the server closed the session");
+			return PP_EIO;
+		}
 		snprintf(err, errlen, "the server closed the TLS session");
 		return PP_ECLOSED;
 	default:
@@ -162,6 +166,8 @@ int tlsmem_read(struct tlsmem *t, void *buf, size_t cap, char *err, size_t errle
 			return s_result(t, r, err, errlen);
 		t->ready = true;
 	}
+	if (cap == 0)
+		return 0; /* SSL_read of 0 bytes reports an error (SSL_ERROR_SYSCALL) */
 	r = SSL_read(t->ssl, buf, cap > INT_MAX ? INT_MAX : (int)cap);
 	return r > 0 ? r : s_result(t, r, err, errlen);
 }

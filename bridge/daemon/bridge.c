@@ -24,6 +24,7 @@
 #include "signals.h"
 #include "tlsmem.h"
 #include "upstream.h"
+#include "wsclient.h"
 
 #define STOP_BOUND_MS 1500 /* the most a clean stop may wait for the upstream close */
 
@@ -270,7 +271,7 @@ static int s_make_run_id(char out[33])
 
 static int s_create_lws(struct bridge *b, char *err, size_t errlen)
 {
-	static const struct lws_protocols *const list[] = {&upstream_protocol, &rest_protocol,
+	static const struct lws_protocols *const list[] = {&wsclient_protocol, &rest_protocol,
 							   &fdwatch_protocol};
 	static struct lws_protocols protocols[4];
 	struct lws_context_creation_info info;

@@ -1,19 +1,15 @@
-/* upstream.c: owns the WebSocket to the Pulse server and its life cycle.
+/* upstream.c: owns the Pulse session over the WebSocket and its life cycle: connect,
+ * authenticate, keep alive, reconnect with back-off, hand every text message to the
+ * normalizer. The WebSocket itself (TLS, the upgrade, frames) is wsclient.c's.
  *
- * The WebSocket runs on an lws raw client socket: lws connects, buffers partial writes and
- * runs the loop and the timers; the opening handshake (wshs.c) and the framing (wsframe.c)
- * are ours, because lws 4.1's client parser takes a payload one byte at a time and cost
- * half the bridge's CPU per event. For wss the TLS session is ours too (tlsmem.c, over the
- * raw TCP): lws 4.1.6 cannot start TLS on a raw client socket.
- *
- * One connection at a time, driven by lws callbacks and three timers (lws_sul):
+ * One connection at a time, driven by wsclient callbacks and three timers (lws_sul):
  *   retry_sul      when to connect again (back-off policy in backoff.c);
  *   deadline_sul   connect + handshake + auth_ok must finish within --auth-timeout-ms
  *                  (default 30 s: the server may hold auth_ok ~20 s while it closes a
  *                  half-open older connection of the same agent);
  *   alive_sul      keep-alive: a protocol PING after one silent ping interval, the
  *                  connection declared dead after two (half-open TCP never hangs us).
- * Writes happen only in LWS_CALLBACK_RAW_WRITEABLE, one frame per callback. */
+ * Messages go out from wsclient's on_writeable, one per call: the auth message first. */
 #include "upstream.h"
 
 #include <stdio.h>
@@ -24,16 +20,10 @@
 #include "backoff.h"
 #include "clock.h"
 #include "log.h"
-#include "pp_err.h"
 #include "strutil.h"
-#include "tlsmem.h"
-#include "wsframe.h"
-#include "wshs.h"
+#include "wsclient.h"
 
-#define RX_BUFFER_SIZE	    65536
-#define LOG_FRAME_MAX	    200
-#define CLOSE_ACK_TIMEOUT_S 5 /* after our close frame, how long the server may take to answer */
-#define USER_AGENT	    "plurum-pulse-bridge/" PP_VERSION
+#define LOG_FRAME_MAX 200
 
 struct out_msg {
 	struct out_msg *next;
@@ -44,24 +34,19 @@ struct out_msg {
 
 struct upstream {
 	struct lws_context *ctx;
-	struct lws_vhost *vh;
-	SSL_CTX *tls_ctx;
 	const struct config *cfg;
 	const char *key;
 	struct upstream_cbs cbs;
 	void *ud;
 
-	struct lws *wsi;
+	struct wsclient *ws;
+	bool linked; /* a connection attempt is under way or open (until on_closed) */
 	enum up_state state;
 	bool authed;
 	bool auth_sent;
 	bool auth_error; /* the server said "Authentication failed/timed out" */
 	bool ping_due;
-	bool close_wanted;   /* send a 1000 close from the next WRITEABLE */
-	bool close_sent;     /* ours went out: the server's close frame ends the connection */
-	unsigned close_echo; /* answer the server's close (or our protocol error): then drop */
-	bool drop_now;	     /* leave the connection from the callback that is running */
-	bool restart_now;    /* after this close, connect again at once */
+	bool restart_now; /* after this close, connect again at once */
 	bool retry_scheduled;
 	char agent_id[128];
 	long long since_ms;	/* when the state last changed (wall clock) */
@@ -75,26 +60,6 @@ struct upstream {
 	enum backoff_reason next_reason;
 
 	struct out_msg *head, *tail;
-
-	/* the opening handshake: the request (it may hold the legacy ?token=, so it is wiped
-	 * once written), our key, and the server's answer as it comes in */
-	char *hs_req;
-	size_t hs_req_len;
-	char ws_key[WSHS_KEY_LEN + 1];
-	bool upgraded;
-	char *hs_buf;
-	size_t hs_len;
-
-	/* wss: the TLS session (tlsmem.c) over lws' plain TCP, and its plaintext */
-	bool use_tls;
-	char host[256];
-	struct tlsmem *tls;
-	unsigned char *plain;
-
-	struct wsf_rx *wrx;
-	unsigned char pong[WSF_CONTROL_MAX]; /* the last ping's payload, echoed */
-	size_t pong_len;
-	bool pong_due;
 
 	lws_sorted_usec_list_t retry_sul, deadline_sul, alive_sul;
 	struct upstream_stats stats;
@@ -237,19 +202,6 @@ static void s_log_retry(struct upstream *up, enum backoff_reason why)
 	}
 }
 
-/* Wipe and free what the opening handshake holds (the request may carry the key). */
-static void s_handshake_free(struct upstream *up)
-{
-	if (up->hs_req) {
-		explicit_bzero(up->hs_req, up->hs_req_len);
-		free(up->hs_req);
-		up->hs_req = NULL;
-	}
-	free(up->hs_buf);
-	up->hs_buf = NULL;
-	up->hs_len = 0;
-}
-
 /* Common end of every connection, whatever ended it. */
 static void s_connection_ended(struct upstream *up)
 {
@@ -259,9 +211,7 @@ static void s_connection_ended(struct upstream *up)
 
 	lws_sul_cancel(&up->deadline_sul);
 	lws_sul_cancel(&up->alive_sul);
-	up->wsi = NULL;
-	s_handshake_free(up);
-	tlsmem_destroy(&up->tls);
+	up->linked = false;
 	s_queue_flush_unsent(up);
 	if (up->authed && up->cbs.on_disconnected)
 		up->cbs.on_disconnected(up->ud);
@@ -295,23 +245,16 @@ static void s_connection_ended(struct upstream *up)
 	s_set_state(up, s_state_for(why));
 }
 
-/* Close the current wsi from outside a callback of its own. */
-static void s_kill(struct upstream *up)
-{
-	if (up->wsi)
-		lws_set_timeout(up->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-}
-
 static void s_deadline_cb(lws_sorted_usec_list_t *sul)
 {
 	struct upstream *up = lws_container_of(sul, struct upstream, deadline_sul);
 
-	if (up->authed || !up->wsi)
+	if (up->authed || !up->linked)
 		return;
 	s_set_error(up, "no auth_ok within the auth timeout");
 	log_warn("upstream: no auth_ok within %u ms; dropping the connection",
 		 up->cfg->auth_timeout_ms);
-	s_kill(up);
+	wsclient_drop(up->ws);
 }
 
 /* Keep-alive: schedule the next check at the earliest moment something can be due. */
@@ -320,7 +263,7 @@ static void s_alive_cb(lws_sorted_usec_list_t *sul)
 	struct upstream *up = lws_container_of(sul, struct upstream, alive_sul);
 	long long iv = up->cfg->ping_interval_ms, silent, next;
 
-	if (!up->wsi)
+	if (!up->linked)
 		return;
 	silent = clock_mono_ms() - up->last_rx_ms;
 	if (silent >= 2 * iv) {
@@ -328,12 +271,12 @@ static void s_alive_cb(lws_sorted_usec_list_t *sul)
 		s_set_error(up, "no sign of life for two ping intervals");
 		log_warn("upstream: no sign of life for %lld ms; declaring the connection dead",
 			 silent);
-		s_kill(up);
+		wsclient_drop(up->ws);
 		return;
 	}
 	if (silent >= iv) {
 		up->ping_due = true;
-		lws_callback_on_writable(up->wsi);
+		wsclient_want_write(up->ws);
 		next = 2 * iv - silent;
 	} else {
 		next = iv - silent;
@@ -364,88 +307,25 @@ static void s_query_escape(const char *in, char *out, size_t outlen)
 	out[o] = '\0';
 }
 
-/* The upgrade request for cfg->url, with a fresh key, into up->hs_req. */
-static int s_handshake_prepare(struct upstream *up, const char *ads, int port, bool tls,
-			       const char *p)
-{
-	size_t cap = strlen(p) + 3 * strlen(up->key) + strlen(ads) + 512;
-	char *path = malloc(cap);
-	unsigned char nonce[16];
-	int n = -1;
-
-	up->hs_req = malloc(cap + 512);
-	if (!path || !up->hs_req || getrandom(nonce, sizeof(nonce), 0) != (ssize_t)sizeof(nonce))
-		goto out;
-	wshs_key(nonce, up->ws_key);
-	if (up->cfg->legacy_query_token) {
-		size_t toklen = 3 * strlen(up->key) + 4; /* each byte may take 3 */
-		char *tok = malloc(toklen);
-
-		if (!tok)
-			goto out;
-		s_query_escape(up->key, tok, toklen);
-		snprintf(path, cap, "/%s%stoken=%s", p, strchr(p, '?') ? "&" : "?", tok);
-		explicit_bzero(tok, strlen(tok));
-		free(tok);
-	} else {
-		snprintf(path, cap, "/%s", p);
-	}
-	n = wshs_request(up->hs_req, cap + 512, ads, port, tls, path, up->ws_key, USER_AGENT);
-out:
-	if (path) {
-		explicit_bzero(path, cap);
-		free(path);
-	}
-	if (n < 0) {
-		s_handshake_free(up);
-		return -1;
-	}
-	up->hs_req_len = (size_t)n;
-	return 0;
-}
-
 static void s_connect(struct upstream *up)
 {
-	struct lws_client_connect_info ci;
-	char url[CONFIG_STR_MAX];
-	const char *prot = NULL, *ads = NULL, *p = NULL;
-	int port = 0;
-	bool tls;
+	size_t toklen = 3 * strlen(up->key) + 16; /* "token=" and 3 bytes a key byte at most */
+	char *tok = up->cfg->legacy_query_token ? malloc(toklen) : NULL;
+	char err[256];
+	int rc = -1;
 
-	snprintf(url, sizeof(url), "%s", up->cfg->url);
-	if (lws_parse_uri(url, &prot, &ads, &port, &p)) {
-		s_set_error(up, "cannot parse --url");
-		s_connection_ended(up);
-		return;
+	if (up->cfg->legacy_query_token && !tok) {
+		snprintf(err, sizeof(err), "out of memory");
+		goto out;
 	}
-	tls = strcmp(prot, "wss") == 0;
-	s_handshake_free(up);
-	up->use_tls = tls;
-	str_copy(up->host, sizeof(up->host), ads);
-	if (s_handshake_prepare(up, ads, port, tls, p) != 0) {
-		s_set_error(up, "cannot build the WebSocket upgrade request for --url");
-		s_connection_ended(up);
-		return;
+	if (tok) {
+		memcpy(tok, "token=", 6);
+		s_query_escape(up->key, tok + 6, toklen - 6);
 	}
-	memset(&ci, 0, sizeof(ci));
-	ci.context = up->ctx;
-	ci.vhost = up->vh;
-	ci.address = ads;
-	ci.port = port;
-	ci.path = "/";
-	ci.host = ads;
-	ci.method = "RAW"; /* TLS, the upgrade and the frames are ours: see the file's header */
-	ci.local_protocol_name = upstream_protocol.name;
-	ci.pwsi = &up->wsi;
-	ci.opaque_user_data = up;
-	if (tls && up->cfg->insecure)
+	if (up->cfg->insecure && strncmp(up->cfg->url, "wss:", 4) == 0)
 		log_warn("upstream: --insecure: TLS certificate and host name NOT verified");
-	up->authed = up->auth_sent = up->auth_error = false;
-	up->ping_due = up->close_wanted = up->close_sent = up->drop_now = false;
-	up->pong_due = up->upgraded = false;
-	up->close_echo = 0;
+	up->authed = up->auth_sent = up->auth_error = up->ping_due = false;
 	up->close_code = 0;
-	wsf_rx_reset(up->wrx);
 	up->stats.connects++;
 	if (up->stats.connects > 1)
 		up->stats.reconnects++;
@@ -453,12 +333,16 @@ static void s_connect(struct upstream *up)
 	log_info("upstream: connecting to %s (attempt %u)", up->cfg->url, up->attempt + 1);
 	lws_sul_schedule(up->ctx, 0, &up->deadline_sul, s_deadline_cb,
 			 (lws_usec_t)up->cfg->auth_timeout_ms * LWS_US_PER_MS);
-	if (!lws_client_connect_via_info(&ci) && !up->retry_scheduled) {
-		/* lws may already have reported CONNECTION_ERROR through pwsi */
-		if (up->wsi == NULL && up->state == UP_CONNECTING) {
-			s_set_error(up, "connect failed");
-			s_connection_ended(up);
-		}
+	up->linked = true;
+	rc = wsclient_connect(up->ws, up->cfg->url, tok, !up->cfg->insecure, err, sizeof(err));
+out:
+	if (tok) {
+		explicit_bzero(tok, toklen);
+		free(tok);
+	}
+	if (rc != 0) {
+		s_set_error(up, err);
+		s_connection_ended(up);
 	}
 }
 
@@ -487,8 +371,8 @@ static void s_on_auth_ok(struct upstream *up, const char *agent_id)
 	s_set_state(up, UP_CONNECTED);
 	if (up->cbs.on_connected)
 		up->cbs.on_connected(up->ud);
-	if (up->head && up->wsi)
-		lws_callback_on_writable(up->wsi);
+	if (up->head)
+		wsclient_want_write(up->ws);
 }
 
 static void s_on_frame(struct upstream *up, const char *text, size_t len)
@@ -534,283 +418,52 @@ static void s_on_frame(struct upstream *up, const char *text, size_t len)
 	norm_event_clear(&ev);
 }
 
-/* ---- the WebSocket's own frames (wsframe.c calls these) ------------------------------ */
+/* ---- the WebSocket's callbacks (wsclient.c) ------------------------------------------ */
 
-static void s_on_message(void *ud, enum wsf_op op, const unsigned char *data, size_t len,
-			 bool truncated, uint64_t total)
-{
-	struct upstream *up = ud;
-	char why[64];
-
-	if (op == WSF_BINARY) {
-		s_skip(up, "binary frame", (const char *)data, len);
-	} else if (truncated) {
-		snprintf(why, sizeof(why), "frame over --max-frame: %llu bytes",
-			 (unsigned long long)total);
-		s_skip(up, why, (const char *)data, len);
-	} else {
-		s_on_frame(up, (const char *)data, len);
-	}
-}
-
-static void s_on_peer_close(struct upstream *up, const unsigned char *in, size_t len)
-{
-	const char *reason;
-	char text[128];
-	size_t rl;
-	unsigned code;
-
-	if (wsf_close_parse(in, len, &code, &reason, &rl) != 0) {
-		s_set_error(up, "malformed close frame from the server");
-		log_warn("upstream: malformed close frame from the server");
-		code = WSF_CLOSE_PROTOCOL;
-	} else if (code != WSF_CLOSE_NONE) {
-		up->close_code = up->last_close_code = (int)code;
-		rl = rl < sizeof(text) - 1 ? rl : sizeof(text) - 1;
-		memcpy(text, reason, rl);
-		text[rl] = '\0';
-		if (!up->last_error[0] && rl)
-			s_set_error(up, text);
-		log_info("upstream: server closed with %u", code);
-	}
-	if (up->close_sent) {
-		up->drop_now = true; /* the answer to ours: the close handshake is done */
-		return;
-	}
-	up->close_echo = code; /* RFC 6455 5.5.1: answer with a close, then drop */
-	lws_callback_on_writable(up->wsi);
-}
-
-static void s_on_control(void *ud, enum wsf_op op, const unsigned char *data, size_t len)
+static void s_ws_open(void *ud)
 {
 	struct upstream *up = ud;
 
-	switch (op) {
-	case WSF_PING:
-		memcpy(up->pong, data, len);
-		up->pong_len = len;
-		up->pong_due = true;
-		lws_callback_on_writable(up->wsi);
-		break;
-	case WSF_CLOSE:
-		s_on_peer_close(up, data, len);
-		break;
-	default: /* a pong: its arrival was already a sign of life */
-		break;
-	}
-}
-
-static const struct wsf_sink s_sink = {s_on_message, s_on_control};
-
-/* The handshake is done: what CLIENT_ESTABLISHED was to lws' own WebSocket client. */
-static void s_on_upgraded(struct upstream *up)
-{
-	up->upgraded = true;
-	s_handshake_free(up);
+	up->last_rx_ms = clock_mono_ms();
 	lws_sul_schedule(up->ctx, 0, &up->alive_sul, s_alive_cb,
 			 (lws_usec_t)up->cfg->ping_interval_ms * LWS_US_PER_MS);
 	if (up->state == UP_STOPPING)
-		up->close_wanted = true;
-	lws_callback_on_writable(up->wsi);
+		wsclient_close(up->ws);
+	else
+		wsclient_want_write(up->ws); /* the auth message */
 }
 
-/* Bytes before the upgrade: the server's answer. Returns how many of in belonged to it
- * (the rest are already frames), or -1 when it refused or answered wrongly. */
-static int s_handshake_rx(struct upstream *up, const unsigned char *in, size_t len)
+static void s_ws_alive(void *ud)
 {
-	size_t before = up->hs_len, take;
-	char err[200];
-	int status, n;
+	struct upstream *up = ud;
 
-	if (!up->hs_buf && !(up->hs_buf = malloc(WSHS_RESPONSE_MAX)))
-		return -1;
-	take = len < WSHS_RESPONSE_MAX - up->hs_len ? len : WSHS_RESPONSE_MAX - up->hs_len;
-	memcpy(up->hs_buf + up->hs_len, in, take);
-	up->hs_len += take;
-	n = wshs_response(up->hs_buf, up->hs_len, up->ws_key, &status, err, sizeof(err));
-	if (n == 0)
-		return (int)take;
-	if (n < 0) {
-		s_set_error(up, err);
-		log_warn("upstream: WebSocket handshake failed: %s", err);
-		return -1;
-	}
-	s_on_upgraded(up);
-	return (int)((size_t)n - before);
-}
-
-/* WebSocket bytes (after TLS, when wss): the server's answer to the upgrade, then frames. */
-static int s_on_plain(struct upstream *up, const unsigned char *in, size_t len)
-{
-	char err[200];
-	int rc;
-
-	if (!up->upgraded) {
-		if ((rc = s_handshake_rx(up, in, len)) < 0)
-			return -1;
-		in += rc;
-		len -= (size_t)rc;
-	}
-	if (!up->upgraded || up->close_echo || wsf_rx_closed(up->wrx))
-		return up->drop_now ? -1 : 0;
-	rc = wsf_rx_feed(up->wrx, in, len, &s_sink, up, err, sizeof(err));
-	if (rc == PP_ENOMEM)
-		return -1;
-	if (rc != 0) {
-		/* RFC 6455 7.1.7: fail the connection, with 1002 when we still can */
-		s_set_error(up, err);
-		log_warn("upstream: %s; closing the connection", err);
-		up->close_echo = WSF_CLOSE_PROTOCOL;
-		lws_callback_on_writable(up->wsi);
-	}
-	return up->drop_now ? -1 : 0;
-}
-
-/* ---- the transport: plain TCP, or TLS over it (tlsmem.c) --------------------------- */
-
-/* The TCP connection is up: start TLS (wss), or go straight to the upgrade (ws). */
-static int s_on_tcp_up(struct upstream *up)
-{
-	char err[300];
-	unsigned char none;
-
-	if (up->use_tls) {
-		up->tls = tlsmem_new(up->tls_ctx, up->host, !up->cfg->insecure, err, sizeof(err));
-		/* a read of nothing starts the handshake: the ClientHello is then in the out */
-		if (!up->tls || tlsmem_read(up->tls, &none, 0, err, sizeof(err)) < 0) {
-			s_set_error(up, err);
-			log_warn("upstream: %s", err);
-			return -1;
-		}
-	}
-	lws_callback_on_writable(up->wsi); /* the ClientHello, or the upgrade request */
-	return 0;
-}
-
-/* Ciphertext from the socket: decrypt all there is, in 64 KiB runs for the frame parser. */
-static int s_tls_rx(struct upstream *up, const unsigned char *in, size_t len)
-{
-	bool was_ready = tlsmem_ready(up->tls);
-	const unsigned char *out;
-	char err[300];
-	size_t used = 0;
-	int n;
-
-	if (tlsmem_feed(up->tls, in, len) != 0)
-		return -1;
-	while ((n = tlsmem_read(up->tls, up->plain + used, RX_BUFFER_SIZE - used, err,
-				sizeof(err))) > 0) {
-		used += (size_t)n;
-		if (used == RX_BUFFER_SIZE) {
-			if (s_on_plain(up, up->plain, used) != 0)
-				return -1;
-			used = 0;
-		}
-	}
-	if (used && s_on_plain(up, up->plain, used) != 0)
-		return -1;
-	if (n < 0) {
-		if (n != PP_ECLOSED || !up->close_code)
-			s_set_error(up, err);
-		if (n != PP_ECLOSED)
-			log_warn("upstream: %s", err);
-		return -1;
-	}
-	if (!was_ready && tlsmem_ready(up->tls))
-		lws_callback_on_writable(up->wsi); /* now the upgrade request */
-	else if (tlsmem_out(up->tls, &out))
-		lws_callback_on_writable(up->wsi); /* the handshake or a TLS reply wants out */
-	return 0;
-}
-
-static int s_on_raw_rx(struct upstream *up, const unsigned char *in, size_t len)
-{
 	up->last_rx_ms = clock_mono_ms();
-	return up->tls ? s_tls_rx(up, in, len) : s_on_plain(up, in, len);
 }
 
-/* Bytes for the socket: straight to lws (which buffers what the kernel does not take), or
- * into the TLS session, whose ciphertext s_tls_flush() hands over once per WRITEABLE. */
-static int s_emit(struct upstream *up, const unsigned char *p, size_t len)
+static void s_ws_text(void *ud, const char *text, size_t len)
 {
-	char err[300];
-
-	if (!up->tls)
-		return lws_write(up->wsi, (unsigned char *)p, len, LWS_WRITE_RAW) == (int)len ? 0
-											      : -1;
-	if (tlsmem_write(up->tls, p, len, err, sizeof(err)) != 0) {
-		s_set_error(up, err);
-		return -1;
-	}
-	return 0;
+	s_on_frame(ud, text, len);
 }
 
-static int s_tls_flush(struct upstream *up)
+static void s_ws_skipped(void *ud, const char *why, const char *data, size_t len)
 {
-	const unsigned char *p;
-	size_t n = up->tls ? tlsmem_out(up->tls, &p) : 0;
-	int rc = 0;
-
-	if (n && lws_write(up->wsi, (unsigned char *)p, n, LWS_WRITE_RAW) != (int)n)
-		rc = -1;
-	if (n)
-		tlsmem_out_sent(up->tls);
-	return rc;
+	s_skip(ud, why, data, len);
 }
 
-/* ---- writing -------------------------------------------------------------------- */
-
-/* One masked frame (RFC 6455 5.3: a fresh unpredictable key each). The frame is wiped
- * after the write: the auth message's masked bytes and key together are the API key. */
-static int s_write_frame(struct upstream *up, enum wsf_op op, const void *payload, size_t len)
+static void s_ws_peer_close(void *ud, unsigned code, const char *reason, size_t len)
 {
-	unsigned char mask[4], *f;
-	size_t flen = 0;
-	int rc;
+	struct upstream *up = ud;
+	char text[128];
+	size_t rl = len < sizeof(text) - 1 ? len : sizeof(text) - 1;
 
-	if (getrandom(mask, sizeof(mask), 0) != (ssize_t)sizeof(mask)) {
-		uint32_t r = s_random32();
-
-		memcpy(mask, &r, sizeof(mask));
-	}
-	f = wsf_frame_new(op, payload, len, mask, LWS_PRE, &flen);
-	if (!f)
-		return -1;
-	rc = s_emit(up, f + LWS_PRE, flen);
-	explicit_bzero(f, LWS_PRE + flen);
-	free(f);
-	return rc;
-}
-
-static int s_write_close(struct upstream *up, unsigned code, const char *reason)
-{
-	unsigned char p[2 + 32];
-	size_t rl = strlen(reason) < 32 ? strlen(reason) : 32;
-
-	if (code == WSF_CLOSE_NONE) /* the server's close had no code: answer likewise */
-		return s_write_frame(up, WSF_CLOSE, p, 0);
-	p[0] = (unsigned char)(code >> 8);
-	p[1] = (unsigned char)code;
-	memcpy(p + 2, reason, rl);
-	return s_write_frame(up, WSF_CLOSE, p, 2 + rl);
-}
-
-/* The upgrade request, wiped and freed once written (it may hold the legacy ?token=). */
-static int s_write_handshake(struct upstream *up)
-{
-	unsigned char *buf = malloc(LWS_PRE + up->hs_req_len);
-	int rc = -1;
-
-	if (buf) {
-		memcpy(buf + LWS_PRE, up->hs_req, up->hs_req_len);
-		rc = s_emit(up, buf + LWS_PRE, up->hs_req_len);
-		explicit_bzero(buf, LWS_PRE + up->hs_req_len);
-		free(buf);
-	}
-	explicit_bzero(up->hs_req, up->hs_req_len);
-	free(up->hs_req);
-	up->hs_req = NULL;
-	return rc;
+	if (!code)
+		return;
+	up->close_code = up->last_close_code = (int)code;
+	memcpy(text, reason, rl);
+	text[rl] = '\0';
+	if (!up->last_error[0] && rl)
+		s_set_error(up, text);
+	log_info("upstream: server closed with %u", code);
 }
 
 static int s_write_auth(struct upstream *up)
@@ -820,7 +473,7 @@ static int s_write_auth(struct upstream *up)
 	int rc = -1;
 
 	if (text) {
-		rc = s_write_frame(up, WSF_TEXT, text, strlen(text));
+		rc = wsclient_send(up->ws, WSF_TEXT, text, strlen(text));
 		explicit_bzero(text, strlen(text));
 		free(text);
 	}
@@ -829,118 +482,50 @@ static int s_write_auth(struct upstream *up)
 	return rc;
 }
 
-/* Control frames first: answering the server's close or a protocol error ends the
- * connection; our own close waits for the server's answer (CLOSE_ACK_TIMEOUT_S). */
-static int s_write_control(struct upstream *up)
+/* One message a call: the auth message first (the server wants it before anything, even
+ * a ping), then a due ping, then the queue once authenticated. */
+static int s_ws_writeable(void *ud)
 {
-	if (up->close_echo) {
-		s_write_close(up, up->close_echo, "");
-		return -1;
-	}
-	if (up->close_wanted) {
-		up->close_wanted = false;
-		up->close_sent = true;
-		if (s_write_close(up, WSF_CLOSE_NORMAL, "bye") != 0)
-			return -1;
-		lws_set_timeout(up->wsi, PENDING_TIMEOUT_CLOSE_ACK, CLOSE_ACK_TIMEOUT_S);
-		return 1;
-	}
-	if (up->pong_due) {
-		up->pong_due = false;
-		return s_write_frame(up, WSF_PONG, up->pong, up->pong_len) ? -1 : 1;
-	}
-	if (up->ping_due && (up->auth_sent || up->cfg->legacy_query_token)) {
-		/* not before the auth message: the server wants that first */
-		up->ping_due = false;
-		up->stats.pings_sent++;
-		return s_write_frame(up, WSF_PING, NULL, 0) ? -1 : 1;
-	}
-	return 0;
-}
-
-/* What one WRITEABLE writes: the upgrade request, else one frame. */
-static int s_writeable(struct upstream *up, struct lws *wsi)
-{
+	struct upstream *up = ud;
 	struct out_msg *m;
-	int rc;
 
-	if (up->close_wanted && !up->upgraded)
-		return -1; /* stopping before the upgrade: nothing to close politely */
-	if (up->tls && !tlsmem_ready(up->tls))
-		return 0; /* only the TLS handshake's own bytes go now */
-	if (up->hs_req)
-		return s_write_handshake(up);
-	if (!up->upgraded || up->close_sent)
-		return 0;
-	if ((rc = s_write_control(up)) != 0) {
-		if (rc < 0)
-			return -1;
-		goto more;
-	}
 	if (!up->auth_sent && !up->cfg->legacy_query_token) {
 		if (s_write_auth(up) != 0)
 			return -1;
-		goto more;
-	}
-	if (!up->authed || !(m = s_queue_pop(up)))
-		return 0;
-	if (s_write_frame(up, WSF_TEXT, m->text, m->len) != 0) {
-		/* not written: give it back as unsent; the close path reports the rest */
-		if (up->cbs.on_unsent)
-			up->cbs.on_unsent(up->ud, m->tag);
+	} else if (up->ping_due) {
+		up->ping_due = false;
+		up->stats.pings_sent++;
+		if (wsclient_send(up->ws, WSF_PING, NULL, 0) != 0)
+			return -1;
+	} else if (up->authed && (m = s_queue_pop(up))) {
+		if (wsclient_send(up->ws, WSF_TEXT, m->text, m->len) != 0) {
+			/* not written: give it back as unsent; the close path reports the rest */
+			if (up->cbs.on_unsent)
+				up->cbs.on_unsent(up->ud, m->tag);
+			free(m);
+			return -1;
+		}
+		up->stats.messages_sent++;
+		if (up->cbs.on_sent)
+			up->cbs.on_sent(up->ud, m->tag);
 		free(m);
-		return -1;
 	}
-	up->stats.messages_sent++;
-	if (up->cbs.on_sent)
-		up->cbs.on_sent(up->ud, m->tag);
-	free(m);
-more:
-	if (!up->close_sent &&
-	    (up->close_wanted || up->pong_due || up->ping_due || (up->authed && up->head)))
-		lws_callback_on_writable(wsi);
+	if (up->ping_due || (up->authed && up->head))
+		wsclient_want_write(up->ws);
 	return 0;
 }
 
-/* ---- the lws protocol callback ------------------------------------------------------ */
-
-static int s_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-		      size_t len)
+static void s_ws_closed(void *ud, const char *err)
 {
-	struct upstream *up = lws_get_opaque_user_data(wsi);
+	struct upstream *up = ud;
 
-	(void)user;
-	if (!up)
-		return 0;
-	if (up->wsi && wsi != up->wsi)
-		return 0; /* a late callback of a connection we already left */
-	switch (reason) {
-	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-		s_set_error(up, in ? (const char *)in : "connection failed");
-		log_warn("upstream: connection failed: %s", up->last_error);
-		s_connection_ended(up);
-		break;
-	case LWS_CALLBACK_RAW_CONNECTED:
-		return s_on_tcp_up(up);
-	case LWS_CALLBACK_RAW_RX:
-		return s_on_raw_rx(up, in, len);
-	case LWS_CALLBACK_RAW_WRITEABLE: {
-		int rc = s_writeable(up, wsi);
-
-		/* what TLS made of it, in one write (a close frame before a -1 too) */
-		return s_tls_flush(up) != 0 ? -1 : rc;
-	}
-	case LWS_CALLBACK_RAW_CLOSE:
-		s_connection_ended(up);
-		break;
-	default:
-		break;
-	}
-	return 0;
+	if (err)
+		s_set_error(up, err);
+	s_connection_ended(up);
 }
 
-const struct lws_protocols upstream_protocol = {"pp-upstream", s_callback, 0, RX_BUFFER_SIZE, 0,
-						NULL,	       0};
+static const struct wsclient_cbs s_ws_cbs = {
+    s_ws_open, s_ws_alive, s_ws_text, s_ws_skipped, s_ws_peer_close, s_ws_writeable, s_ws_closed};
 
 /* ---- public ----------------------------------------------------------------------- */
 
@@ -950,17 +535,12 @@ struct upstream *upstream_new(struct lws_context *ctx, struct lws_vhost *vh, SSL
 {
 	struct upstream *up = calloc(1, sizeof(*up));
 
-	if (!up || !(up->wrx = wsf_rx_new(cfg->max_frame)) ||
-	    !(up->plain = malloc(RX_BUFFER_SIZE))) {
-		if (up)
-			wsf_rx_destroy(&up->wrx);
+	if (!up || !(up->ws = wsclient_new(ctx, vh, tls_ctx, cfg->max_frame, &s_ws_cbs, up))) {
 		free(up);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	up->tls_ctx = tls_ctx;
 	up->ctx = ctx;
-	up->vh = vh;
 	up->cfg = cfg;
 	up->key = key;
 	up->cbs = *cbs;
@@ -980,13 +560,8 @@ void upstream_destroy(struct upstream **self_p)
 	lws_sul_cancel(&up->retry_sul);
 	lws_sul_cancel(&up->deadline_sul);
 	lws_sul_cancel(&up->alive_sul);
-	if (up->wsi)
-		lws_set_opaque_user_data(up->wsi, NULL);
+	wsclient_destroy(&up->ws);
 	s_queue_flush_unsent(up);
-	s_handshake_free(up);
-	tlsmem_destroy(&up->tls);
-	wsf_rx_destroy(&up->wrx);
-	free(up->plain);
 	free(up);
 	*self_p = NULL;
 }
@@ -1001,20 +576,19 @@ void upstream_stop(struct upstream *up)
 	lws_sul_cancel(&up->retry_sul);
 	up->retry_scheduled = false;
 	s_set_state(up, UP_STOPPING);
-	if (!up->wsi) {
+	if (!up->linked) {
 		if (up->cbs.on_stopped)
 			up->cbs.on_stopped(up->ud);
 		return;
 	}
-	up->close_wanted = true;
-	lws_callback_on_writable(up->wsi);
+	wsclient_close(up->ws);
 }
 
 void upstream_restart(struct upstream *up)
 {
 	if (up->state == UP_STOPPING)
 		return;
-	if (!up->wsi) {
+	if (!up->linked) {
 		lws_sul_cancel(&up->retry_sul);
 		up->retry_scheduled = false;
 		up->attempt = 0;
@@ -1022,21 +596,20 @@ void upstream_restart(struct upstream *up)
 		return;
 	}
 	up->restart_now = true;
-	up->close_wanted = true;
-	lws_callback_on_writable(up->wsi);
+	wsclient_close(up->ws);
 }
 
 int upstream_send(struct upstream *up, const char *text, size_t len, void *tag)
 {
 	struct out_msg *m;
 
-	if (!up->authed || !up->wsi || up->close_wanted)
+	if (!upstream_connected(up))
 		return -1;
 	m = s_msg_new(text, len, tag);
 	if (!m)
 		return -1;
 	s_queue_push(up, m);
-	lws_callback_on_writable(up->wsi);
+	wsclient_want_write(up->ws);
 	return 0;
 }
 
@@ -1047,7 +620,7 @@ enum up_state upstream_state(const struct upstream *up)
 
 bool upstream_connected(const struct upstream *up)
 {
-	return up->authed && up->wsi && !up->close_wanted;
+	return up->authed && wsclient_is_open(up->ws);
 }
 
 const char *upstream_agent_id(const struct upstream *up)

@@ -55,8 +55,6 @@ struct upstream_stats {
 	uint64_t dead;		/* connections declared dead by keep-alive */
 };
 
-extern const struct lws_protocols upstream_protocol;
-
 /* cfg, key and tls_ctx (the client SSL_CTX for wss://, from tlsmem_ctx_new()) are
  * borrowed and must outlive the upstream; key is re-read at each connect (the bridge
  * rewrites it on SIGHUP or after an auth failure). */
