@@ -4,6 +4,7 @@
  * caller can copy values verbatim instead of parsing and re-serializing them. */
 #include "jscan.h"
 #include "jsonbytes.h"
+#include "strutil.h"
 
 #include <stdbool.h>
 #include <string.h>
@@ -50,31 +51,6 @@ static int s_new(struct jp *p, enum jtok_type type)
 	return (int)p->n++;
 }
 
-/* Length of a valid UTF-8 sequence at s[0..avail), or 0 when invalid (overlong forms,
- * surrogates and code points past U+10FFFF included). */
-static size_t s_utf8(const unsigned char *s, size_t avail)
-{
-	unsigned char c = s[0];
-	size_t n;
-	uint32_t cp;
-
-	if (c < 0xC2 || c > 0xF4)
-		return 0;
-	n = c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
-	if (avail < n)
-		return 0;
-	cp = c & (0x3F >> (n - 1));
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3F);
-	}
-	if ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-	    (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-		return 0;
-	return n;
-}
-
 static int s_string(struct jp *p)
 {
 	int i = s_new(p, JT_STR);
@@ -114,7 +90,7 @@ static int s_string(struct jp *p)
 			p->pos++;
 			continue;
 		}
-		size_t n = s_utf8(p->s + p->pos, p->len - p->pos);
+		size_t n = str_utf8_len(p->s + p->pos, p->len - p->pos);
 
 		if (!n)
 			return -1;

@@ -20,3 +20,26 @@ size_t str_copy(char *dst, size_t size, const char *src)
 	dst[n] = '\0';
 	return n;
 }
+
+size_t str_copy_text(char *dst, size_t size, const char *src, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)src;
+	size_t i = 0, o = 0;
+
+	while (i < len) {
+		size_t n = s[i] < 0x80 ? 1 : str_utf8_len(s + i, len - i);
+
+		if (o + (n ? n : 1) >= size)
+			break;
+		if (n) {
+			memcpy(dst + o, s + i, n);
+			o += n;
+			i += n;
+		} else {
+			dst[o++] = '?';
+			i++;
+		}
+	}
+	dst[o] = '\0';
+	return o;
+}

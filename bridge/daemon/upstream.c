@@ -454,14 +454,12 @@ static void s_ws_peer_close(void *ud, unsigned code, const char *reason, size_t 
 {
 	struct upstream *up = ud;
 	char text[128];
-	size_t rl = len < sizeof(text) - 1 ? len : sizeof(text) - 1;
 
 	if (!code)
 		return;
 	up->close_code = up->last_close_code = (int)code;
-	memcpy(text, reason, rl);
-	text[rl] = '\0';
-	if (!up->last_error[0] && rl)
+	/* the server's words: valid UTF-8 only, or status could not carry them as JSON */
+	if (!up->last_error[0] && str_copy_text(text, sizeof(text), reason, len))
 		s_set_error(up, text);
 	log_info("upstream: server closed with %u", code);
 }

@@ -1,7 +1,8 @@
 /*
  * control.c: the test-control interface under /_dev/ (docs/devserver.md): agents, sessions
  * (open, close, contribute as another agent), connection faults (close with a code, stall,
- * refuse, raw frames), the emitter, the contribute mode, and GET state.
+ * refuse, frames of any content, hand-made raw bytes), the emitter, the contribute mode, and
+ * GET state (with the PONGs received).
  * Every call answers {"ok":true,...} or 4xx {"ok":false,"error":"..."}.
  */
 #include "devserver.h"
@@ -229,59 +230,111 @@ static int s_hexval(char ch)
 	return -1;
 }
 
-/* The frame /_dev/send asks for, malloc'd into *out. Returns its length or -1 (err set). */
-static long s_send_payload(json_t *body, char **out, bool *binary, const char **err)
+/* The bytes of the n hex digits hex (member name) into a new buffer *out; returns their
+ * count or -1 (err set). */
+static long s_hex_decode(const char *name, const char *hex, size_t n, char **out, char *err,
+			 size_t errlen)
 {
-	const char *text = json_string_value(json_object_get(body, "text"));
-	const char *hex = json_string_value(json_object_get(body, "binary_hex"));
-	json_t *size = json_object_get(body, "size");
+	if (n % 2) {
+		snprintf(err, errlen, "%s must have an even number of hex digits", name);
+		return -1;
+	}
+	*out = malloc(n / 2 + 1);
+	if (!*out) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < n / 2; i++) {
+		int hi = s_hexval(hex[2 * i]), lo = s_hexval(hex[2 * i + 1]);
+
+		if (hi < 0 || lo < 0) {
+			snprintf(err, errlen, "%s holds a non-hex character at offset %zu", name,
+				 hi < 0 ? 2 * i : 2 * i + 1);
+			return -1;
+		}
+		(*out)[i] = (char)(hi << 4 | lo);
+	}
+	return (long)(n / 2);
+}
+
+/* What /_dev/send asks for: exactly one of text, binary_hex (a binary frame of those bytes),
+ * raw_hex (the bytes as they are, no framing: a test's hand-made frames) or size (a text
+ * frame of filler JSON). The bytes are malloc'd into *out, their kind into *kind. Returns
+ * their length or -1 (err set). */
+static long s_send_payload(json_t *body, char **out, enum out_kind *kind, char *err, size_t errlen)
+{
+	static const char *const names[] = {"text", "binary_hex", "raw_hex", "size"};
+	const char *usage = "exactly one of text, binary_hex, raw_hex (strings), size "
+			    "(32..67108864) is required";
+	json_t *v = NULL;
+	const char *name = NULL;
+	long len;
 	size_t n;
 
-	*binary = false;
-	if (text) {
-		*out = strdup(text);
-		return *out ? (long)strlen(text) : -1;
-	}
-	if (hex) {
-		n = strlen(hex);
-		*out = malloc(n / 2 + 1);
-		if (n % 2 || !*out) {
-			*err = "binary_hex must have an even number of hex digits";
-			return -1;
-		}
-		for (size_t i = 0; i < n / 2; i++) {
-			int hi = s_hexval(hex[2 * i]), lo = s_hexval(hex[2 * i + 1]);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		json_t *m = json_object_get(body, names[i]);
 
-			if (hi < 0 || lo < 0) {
-				*err = "binary_hex holds a non-hex character";
-				return -1;
-			}
-			(*out)[i] = (char)(hi << 4 | lo);
-		}
-		*binary = true;
-		return (long)(n / 2);
-	}
-	if (json_is_integer(size) && json_integer_value(size) >= 32 &&
-	    json_integer_value(size) <= 64 * 1024 * 1024) {
-		/* {"type":"filler","data":"xxx...x"}: exactly size bytes of valid JSON */
-		n = (size_t)json_integer_value(size);
-		*out = malloc(n + 1);
-		if (!*out)
+		if (!m)
+			continue;
+		if (v) {
+			snprintf(err, errlen, "%s", usage);
 			return -1;
+		}
+		v = m;
+		name = names[i];
+	}
+	if (!v) {
+		snprintf(err, errlen, "%s", usage);
+		return -1;
+	}
+	if (!strcmp(name, "size")) {
+		if (!json_is_integer(v) || json_integer_value(v) < 32 ||
+		    json_integer_value(v) > 64 * 1024 * 1024) {
+			snprintf(err, errlen, "size must be an integer from 32 to 67108864");
+			return -1;
+		}
+		/* {"type":"filler","data":"xxx...x"}: exactly size bytes of valid JSON */
+		n = (size_t)json_integer_value(v);
+		*out = malloc(n + 1);
+		if (!*out) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
 		memset(*out, 'x', n);
 		memcpy(*out, "{\"type\":\"filler\",\"data\":\"", 25);
 		memcpy(*out + n - 2, "\"}", 2);
+		*kind = OUT_TEXT;
 		return (long)n;
 	}
-	*err = "one of text, binary_hex, size (32..67108864) is required";
-	return -1;
+	if (!json_is_string(v)) {
+		snprintf(err, errlen, "%s must be a string", name);
+		return -1;
+	}
+	if (!strcmp(name, "text")) {
+		n = json_string_length(v);
+		*out = malloc(n + 1);
+		if (!*out) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		memcpy(*out, json_string_value(v), n);
+		*kind = OUT_TEXT;
+		return (long)n;
+	}
+	len = s_hex_decode(name, json_string_value(v), json_string_length(v), out, err, errlen);
+	if (len == 0 && !strcmp(name, "raw_hex")) {
+		snprintf(err, errlen, "raw_hex must hold at least one byte");
+		return -1;
+	}
+	*kind = strcmp(name, "raw_hex") ? OUT_BINARY : OUT_RAW;
+	return len;
 }
 
 static void s_send(struct ds_server *ds, json_t *body, struct http_answer *ans)
 {
-	const char *agent, *err = "out of memory";
-	char *payload = NULL;
-	bool binary;
+	const char *agent;
+	char *payload = NULL, err[128];
+	enum out_kind kind = OUT_TEXT;
 	long len;
 	size_t n = 0;
 
@@ -289,14 +342,14 @@ static void s_send(struct ds_server *ds, json_t *body, struct http_answer *ans)
 		s_fail(ans, 400, "agent_id must be a string");
 		return;
 	}
-	len = s_send_payload(body, &payload, &binary, &err);
+	len = s_send_payload(body, &payload, &kind, err, sizeof(err));
 	if (len < 0) {
 		free(payload);
 		s_fail(ans, 400, err);
 		return;
 	}
 	for (struct conn *c = ds->conns; c; c = c->next)
-		if (s_match(c, agent, true) && !ws_conn_send(c, payload, (size_t)len, binary))
+		if (s_match(c, agent, true) && !ws_conn_send(c, payload, (size_t)len, kind))
 			n++;
 	free(payload);
 	if (!n) {
@@ -372,6 +425,29 @@ static void s_contribute_mode(struct ds_server *ds, json_t *body, struct http_an
 	s_fail(ans, 400, "mode must be ok, error, drop, delay or ratelimit");
 }
 
+/* The PONGs received, oldest first: [{"agent_id":A|null,"payload_hex":H}]. */
+static json_t *s_pongs(const struct ds_server *ds)
+{
+	static const char hex[] = "0123456789abcdef";
+	uint64_t first = ds->pongs_total > DS_PONGS_KEEP ? ds->pongs_total - DS_PONGS_KEEP : 0;
+	json_t *out = json_array();
+	char text[2 * sizeof(ds->pongs[0].payload) + 1];
+
+	for (uint64_t i = first; i < ds->pongs_total; i++) {
+		const struct pong_rec *r = &ds->pongs[i % DS_PONGS_KEEP];
+
+		for (size_t j = 0; j < r->len; j++) {
+			text[2 * j] = hex[r->payload[j] >> 4];
+			text[2 * j + 1] = hex[r->payload[j] & 15];
+		}
+		text[2 * r->len] = '\0';
+		json_array_append_new(out, json_pack("{s:s?,s:s}", "agent_id",
+						     *r->agent_id ? r->agent_id : NULL,
+						     "payload_hex", text));
+	}
+	return out;
+}
+
 static void s_state(struct ds_server *ds, struct http_answer *ans)
 {
 	json_t *conns = json_array(), *closes = json_array(), *contribs = json_array();
@@ -397,12 +473,13 @@ static void s_state(struct ds_server *ds, struct http_answer *ans)
 		json_array_append_new(contribs, c);
 	}
 	s_ok(ans,
-	     json_pack("{s:o,s:I,s:I,s:I,s:o,s:I,s:o,s:b,s:I}", "connections", conns,
+	     json_pack("{s:o,s:I,s:I,s:I,s:o,s:I,s:o,s:b,s:I,s:I,s:o}", "connections", conns,
 		       "connects_total", (json_int_t)ds->st.connects_total, "auth_ok_total",
 		       (json_int_t)ds->st.auth_ok_total, "auth_failed_total",
 		       (json_int_t)ds->st.auth_failed_total, "closes", closes, "messages_received",
 		       (json_int_t)ds->st.messages_received, "contributions", contribs, "emitting",
-		       emitting, "emitted", (json_int_t)ds->st.emitted));
+		       emitting, "emitted", (json_int_t)ds->st.emitted, "pongs_received",
+		       (json_int_t)ds->pongs_total, "pongs", s_pongs(ds)));
 }
 
 /* /_dev/sessions/{S}/{verb}: S into sid and the verb, or false. */

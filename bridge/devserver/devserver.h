@@ -30,12 +30,16 @@ enum contrib_mode { CM_OK, CM_ERROR, CM_DROP, CM_DELAY, CM_RATELIMIT };
 
 struct emit_job;
 
-/* One queued outgoing frame; buf has LWS_PRE bytes of headroom before the payload. */
+/* What a queued message is. Text and binary are framed by lws; raw bytes (/_dev/send raw_hex)
+ * are written as they are (LWS_WRITE_HTTP, see emit.c), so a test can hand-craft frames. */
+enum out_kind { OUT_TEXT, OUT_BINARY, OUT_RAW };
+
+/* One queued outgoing message; buf has LWS_PRE bytes of headroom before the payload. */
 struct out_msg {
 	struct out_msg *next;
 	int64_t due_ns; /* delayed replies: not before this time */
 	size_t len;
-	bool binary;
+	enum out_kind kind;
 	unsigned char buf[];
 };
 
@@ -75,6 +79,15 @@ struct ds_pss {
 	char token[600];
 };
 
+/* The payloads of the last DS_PONGS_KEEP PONGs received, for GET /_dev/state: a test that
+ * sends a raw PING sees the client's answer. */
+#define DS_PONGS_KEEP 16
+struct pong_rec {
+	char agent_id[DS_ID_LEN + 1 + 64]; /* "" when not authenticated */
+	unsigned char payload[125];	   /* a control frame carries at most 125 bytes */
+	size_t len;
+};
+
 struct ds_server {
 	struct ds_config cfg;
 	struct lws_context *ctx;
@@ -83,13 +96,15 @@ struct ds_server {
 	enum contrib_mode cmode;
 	int delay_ms;
 	int64_t refuse_until_ns;
+	uint64_t pongs_total;
+	struct pong_rec pongs[DS_PONGS_KEEP]; /* a ring: the oldest at pongs_total % KEEP */
 };
 
 /* ws_conn.c */
 int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 		size_t len);
-/* Queues a text frame (copied) to c. Returns 0 or -1. */
-int ws_conn_send(struct conn *c, const char *text, size_t len, bool binary);
+/* Queues a message of kind (copied) to c, behind what is queued. Returns 0 or -1. */
+int ws_conn_send(struct conn *c, const char *data, size_t len, enum out_kind kind);
 /* Queues {"type":T,"data":data} to every authed connection of agent_id (steals data). */
 void ws_push_to_agent(struct ds_server *ds, const char *agent_id, const char *type, json_t *data);
 /* Session event broadcast to every authed connection except the owner's. */

@@ -362,6 +362,25 @@ async def t_control_faults(dev):
     assert await recv_json(wa) == {"type": "custom", "data": {}}
     dev.call("POST", "send", {"agent_id": AG_A, "binary_hex": "00ff10"})
     assert await asyncio.wait_for(wa.recv(), 5) == b"\x00\xff\x10"
+    # raw_hex: bytes as they are, in queue order: a text message in two fragments, the
+    # second in a later call, with a PING (payload "abcd") and a framed message queued
+    # between: the ping is answered (pongs in the state), the message comes whole
+    dev.call("POST", "send", {"agent_id": AG_A, "raw_hex": "0103" + b"hel".hex()})
+    dev.call("POST", "send", {"agent_id": AG_A, "raw_hex": "8904" + b"abcd".hex()})
+    dev.call("POST", "send", {"agent_id": AG_A, "raw_hex": "8002" + b"lo".hex()})
+    assert await asyncio.wait_for(wa.recv(), 5) == "hello"
+    dev.call("POST", "send", {"agent_id": AG_A, "raw_hex": "8105" + b"after".hex().upper()})
+    assert await asyncio.wait_for(wa.recv(), 5) == "after"
+    st = ok("the raw PING's pong", lambda: (lambda s: s if any(
+        p["payload_hex"] == b"abcd".hex() for p in s["pongs"]) else None)(
+            dev.call("GET", "state")))
+    assert st["pongs_received"] >= 1 and all(p["agent_id"] == AG_A for p in st["pongs"]), st
+    for body, says in (({"raw_hex": "810"}, "even number"), ({"raw_hex": "81zz"}, "non-hex"),
+                       ({"raw_hex": ""}, "at least one byte"), ({"raw_hex": 81}, "string"),
+                       ({"raw_hex": "8100", "text": "x"}, "exactly one"), ({}, "exactly one")):
+        body["agent_id"] = AG_A
+        code, r = dev.http("POST", "/_dev/send", body)
+        assert code == 400 and r["ok"] is False and says in r["error"], (body, code, r)
     dev.call("POST", "send", {"agent_id": AG_A, "size": 300000})
     m = await asyncio.wait_for(wa.recv(), 5)
     assert len(m) == 300000 and json.loads(m)["type"] == "filler"

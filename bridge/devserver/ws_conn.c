@@ -2,9 +2,10 @@
  * ws_conn.c: the Pulse WebSocket protocol on /api/v1/pulse/ws, server side.
  *
  * Owns: struct conn (created at ESTABLISHED, freed at CLOSED), its outgoing queue (written
- * only in SERVER_WRITEABLE), authentication (first message or ?token=), the 4000 supersede,
- * the auth timeout, protocol PING/PONG keepalive, message size / shape / rate limits and the
- * WebSocket contribute command.
+ * only in SERVER_WRITEABLE: text, binary, or raw bytes a test framed itself), authentication
+ * (first message or ?token=), the 4000 supersede, the auth timeout, protocol PING/PONG
+ * keepalive (and the record of every PONG received), message size / shape / rate limits and
+ * the WebSocket contribute command.
  */
 #include "devserver.h"
 #include "emit.h"
@@ -20,7 +21,7 @@ static const char *s_agent_id(const struct conn *c)
 	return c->agent ? c->agent->id : "";
 }
 
-static struct out_msg *s_msg_new(const char *data, size_t len, bool binary)
+static struct out_msg *s_msg_new(const char *data, size_t len, enum out_kind kind)
 {
 	struct out_msg *m = malloc(sizeof(*m) + LWS_PRE + len + 1);
 
@@ -29,7 +30,7 @@ static struct out_msg *s_msg_new(const char *data, size_t len, bool binary)
 	m->next = NULL;
 	m->due_ns = 0;
 	m->len = len;
-	m->binary = binary;
+	m->kind = kind;
 	memcpy(m->buf + LWS_PRE, data, len);
 	return m;
 }
@@ -44,13 +45,13 @@ static void s_queue_free(struct out_msg *m)
 	}
 }
 
-int ws_conn_send(struct conn *c, const char *text, size_t len, bool binary)
+int ws_conn_send(struct conn *c, const char *data, size_t len, enum out_kind kind)
 {
 	struct out_msg *m;
 
 	if (c->q_bytes + len > DS_OUTQ_MAX)
 		return -1; /* a stalled reader: drop rather than grow without bound */
-	m = s_msg_new(text, len, binary);
+	m = s_msg_new(data, len, kind);
 	if (!m)
 		return -1;
 	if (c->q_tail)
@@ -81,10 +82,10 @@ static void s_reply_at(struct conn *c, const char *text, int64_t due_ns)
 	struct out_msg *m;
 
 	if (!c->d_head && due_ns <= ds_now_ns()) {
-		ws_conn_send(c, text, strlen(text), false);
+		ws_conn_send(c, text, strlen(text), OUT_TEXT);
 		return;
 	}
-	m = s_msg_new(text, strlen(text), false);
+	m = s_msg_new(text, strlen(text), OUT_TEXT);
 	if (!m)
 		return;
 	if (c->d_tail && c->d_tail->due_ns > due_ns)
@@ -151,7 +152,7 @@ static void s_sul_delay(lws_sorted_usec_list_t *sul)
 		c->d_head = m->next;
 		if (!c->d_head)
 			c->d_tail = NULL;
-		ws_conn_send(c, (const char *)m->buf + LWS_PRE, m->len, false);
+		ws_conn_send(c, (const char *)m->buf + LWS_PRE, m->len, OUT_TEXT);
 		free(m);
 	}
 	if (c->d_head)
@@ -381,7 +382,7 @@ void ws_push_to_agent(struct ds_server *ds, const char *agent_id, const char *ty
 		return;
 	for (struct conn *c = ds->conns; c; c = c->next)
 		if (c->authed && !strcmp(c->agent->id, agent_id))
-			ws_conn_send(c, text, len, false);
+			ws_conn_send(c, text, len, OUT_TEXT);
 	free(text);
 }
 
@@ -399,7 +400,7 @@ void ws_broadcast_session(struct ds_server *ds, const struct session *s, bool op
 			continue;
 		if (opened && ds->cfg.throttle && !state_throttle_allow(c->agent, s->domain, now))
 			continue;
-		ws_conn_send(c, text, len, false);
+		ws_conn_send(c, text, len, OUT_TEXT);
 	}
 out:
 	free(text);
@@ -500,6 +501,20 @@ static int s_write_ping(struct conn *c)
 	return 0;
 }
 
+/* How lws writes a queued message. LWS_WRITE_HTTP: the bytes go out as they are (emit.c's
+ * header says why that works on a ws connection). */
+static enum lws_write_protocol s_write_protocol(enum out_kind kind)
+{
+	switch (kind) {
+	case OUT_BINARY:
+		return LWS_WRITE_BINARY;
+	case OUT_RAW:
+		return LWS_WRITE_HTTP;
+	default:
+		return LWS_WRITE_TEXT;
+	}
+}
+
 static int s_writeable(struct conn *c)
 {
 	struct lws *wsi = c->wsi;
@@ -514,8 +529,7 @@ static int s_writeable(struct conn *c)
 		return -1;
 	while (c->q_head && !lws_send_pipe_choked(wsi)) {
 		struct out_msg *m = c->q_head;
-		int n = lws_write(wsi, m->buf + LWS_PRE, m->len,
-				  m->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
+		int n = lws_write(wsi, m->buf + LWS_PRE, m->len, s_write_protocol(m->kind));
 
 		if (n < (int)m->len)
 			return -1;
@@ -551,6 +565,17 @@ static void s_peer_close(struct conn *c, const unsigned char *in, size_t len)
 	c->close_code = c->close_code ? c->close_code : code;
 }
 
+/* Every PONG received, ours or not (a test's raw PING is answered by one too). */
+static void s_record_pong(struct conn *c, const void *in, size_t len)
+{
+	struct pong_rec *r = &c->ds->pongs[c->ds->pongs_total++ % DS_PONGS_KEEP];
+
+	snprintf(r->agent_id, sizeof(r->agent_id), "%s", s_agent_id(c));
+	r->len = len < sizeof(r->payload) ? len : sizeof(r->payload);
+	if (r->len)
+		memcpy(r->payload, in, r->len);
+}
+
 int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
 	struct ds_server *ds = lws_context_user(lws_get_context(wsi));
@@ -567,6 +592,8 @@ int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
 	case LWS_CALLBACK_RECEIVE:
 		return c ? s_receive(c, wsi, in, len) : -1;
 	case LWS_CALLBACK_RECEIVE_PONG:
+		if (c)
+			s_record_pong(c, in, len);
 		if (c && c->awaiting_pong && !c->stalled) {
 			c->awaiting_pong = false;
 			lws_sul_cancel(&c->sul_pong);
