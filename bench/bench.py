@@ -245,6 +245,7 @@ class Bridge:
         self.commands = f"ipc://{self.dir}/cmd.sock"
         args = [cfg.exe["bridge"], "--url", ds.url(transport), "--events", self.events,
                 "--commands", self.commands, "--log-level", cfg.bridge_log_level]
+        args += cfg.bridge_args
         if transport == "wss":
             args += ["--ca-file", ds.cert]
         env = dict(os.environ, PLURUM_API_KEY=self.key)
@@ -674,6 +675,8 @@ def parse_args(argv):
     ap.add_argument("--contrib-burst", type=int, help="burst contribute count")
     ap.add_argument("--contrib-concurrency", type=int, default=8)
     ap.add_argument("--transports", default="ws,wss")
+    ap.add_argument("--bridge-arg", action="append", default=[], dest="bridge_args",
+                    help="one more argument for every bridge (repeatable), e.g. --pub-hwm=1000")
     ap.add_argument("--timeout", type=int, default=300, dest="timeout_s",
                     help="per-step timeout in seconds")
     ap.add_argument("--results", default=os.path.join(HERE, "results"))

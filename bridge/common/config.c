@@ -76,8 +76,11 @@ static const struct opt s_opts[] = {
      "events kept for the replay command (0 turns replay off)"},
     {"dedup-size", NULL, OT_U32, 1, 10000000, "100000", OFF(dedup_size),
      "event ids remembered for de-duplication"},
-    {"pub-hwm", NULL, OT_U32, 1, 10000000, "100000", OFF(pub_hwm),
-     "envelopes queued for one subscriber before it misses some (counted in status)"},
+    {"pub-hwm", NULL, OT_U32, 1, 10000000, "1000", OFF(pub_hwm),
+     "envelopes queued for one subscriber; when full, the bridge waits for it (--pub-stall-ms)"},
+    {"pub-stall-ms", NULL, OT_U32, 0, 60000, "1000", OFF(pub_stall_ms),
+     "how long a full subscriber may hold the bridge without taking an envelope before it "
+     "misses some (counted in status); 0: never wait"},
     {"ping-interval-ms", NULL, OT_U32, 100, 600000, "20000", OFF(ping_interval_ms),
      "interval of WebSocket PING frames; about two without a sign of life is a dead link"},
     {"auth-timeout-ms", NULL, OT_U32, 1000, 600000, "30000", OFF(auth_timeout_ms),

@@ -34,7 +34,8 @@ struct config {
 	int log_level;				/* --log-level error|warn|info|debug: info */
 	uint32_t replay_size;			/* --replay-size: 10000 (0..1000000) */
 	uint32_t dedup_size;			/* --dedup-size: 100000 (1..10000000) */
-	uint32_t pub_hwm;			/* --pub-hwm: 100000 (1..10000000) */
+	uint32_t pub_hwm;			/* --pub-hwm: 1000 (1..10000000) */
+	uint32_t pub_stall_ms;			/* --pub-stall-ms: 1000 (0..60000) */
 	uint32_t ping_interval_ms;		/* --ping-interval-ms: 20000 (100..600000) */
 	uint32_t auth_timeout_ms;		/* --auth-timeout-ms: 30000 (1000..600000) */
 	uint32_t backoff_base_ms;		/* --backoff-base-ms: 500 (1..60000) */

@@ -243,6 +243,50 @@ static void s_watchdog_cb(lws_sorted_usec_list_t *sul)
 			 (lws_usec_t)(b->watchdog_usec / 2));
 }
 
+static void s_unhold(struct bridge *b)
+{
+	b->pub_held = false;
+	lws_sul_cancel(&b->stall_sul);
+	upstream_pause(b->up, false);
+}
+
+/* --pub-stall-ms without progress: the full subscriber misses what it holds (an overflow,
+ * counted), the others get it, and upstream reading resumes. */
+static void s_stall_cb(lws_sorted_usec_list_t *sul)
+{
+	struct bridge *b = lws_container_of(sul, struct bridge, stall_sul);
+
+	publisher_flush(b->pub);
+	s_unhold(b);
+	fdwatch_kick(b->pub_watch); /* the send may have taken ZMQ_FD's edge */
+}
+
+/* The pass's envelopes go out. A subscriber whose queue is full holds them, and the bridge
+ * stops reading upstream (TCP holds the rest) until it has read its queue down to half
+ * (ZMQ_FD wakes the loop, which tries again) or --pub-stall-ms pass without progress. */
+static void s_publish(struct bridge *b)
+{
+	bool progress = false;
+
+	if (!b->cfg.pub_stall_ms) {
+		publisher_flush(b->pub);
+		return;
+	}
+	if (publisher_try_flush(b->pub, &progress)) {
+		if (b->pub_held)
+			s_unhold(b);
+		return;
+	}
+	if (!b->pub_held) {
+		b->pub_held = true;
+		upstream_pause(b->up, true);
+	} else if (!progress) {
+		return; /* the stall timer runs from the last progress */
+	}
+	lws_sul_schedule(b->lws, 0, &b->stall_sul, s_stall_cb,
+			 (lws_usec_t)b->cfg.pub_stall_ms * LWS_US_PER_MS);
+}
+
 static void s_on_pub_fd(void *ud)
 {
 	struct bridge *b = ud;
@@ -377,6 +421,7 @@ static void s_teardown(struct bridge *b)
 {
 	lws_sul_cancel(&b->stop_sul);
 	lws_sul_cancel(&b->watchdog_sul);
+	lws_sul_cancel(&b->stall_sul);
 	/* REST first: its last answers still reach the inbox and the command pipeline; then
 	 * the upstream, whose unsent messages are answered by the pipeline; then commands. */
 	rest_client_destroy(&b->rest);
@@ -441,7 +486,7 @@ int bridge_run(const struct config *cfg, const char *key)
 		/* what the last pass (or the start-up) published goes out in one burst before
 		 * the loop waits again (publisher.c says why); any send of the pass, this flush
 		 * or one made by a replay, can consume ZMQ_FD's edge: look again */
-		publisher_flush(b->pub);
+		s_publish(b);
 		if (publisher_take_sent(b->pub))
 			fdwatch_kick(b->pub_watch);
 		if (lws_service(b->lws, 0) < 0)

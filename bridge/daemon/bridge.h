@@ -48,7 +48,9 @@ struct bridge {
 	int sigfd;
 	bool stopping;
 	bool done;
-	lws_sorted_usec_list_t stop_sul;     /* bounds the time a shutdown may take */
+	lws_sorted_usec_list_t stop_sul;  /* bounds the time a shutdown may take */
+	lws_sorted_usec_list_t stall_sul; /* bounds how long a full subscriber holds us */
+	bool pub_held;			  /* a full subscriber holds envelopes: upstream paused */
 	lws_sorted_usec_list_t watchdog_sul; /* WATCHDOG=1 when systemd asks for it */
 	uint64_t watchdog_usec;
 	bool ready;			  /* READY=1 sent to systemd */

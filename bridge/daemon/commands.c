@@ -171,6 +171,7 @@ static json_t *s_counters_json(struct commands *c)
 	json_object_set_new(o, "status_repeats", json_integer((json_int_t)ps->status_repeats));
 	json_object_set_new(o, "publish_errors", json_integer((json_int_t)ps->send_errors));
 	json_object_set_new(o, "subscriber_overflows", json_integer((json_int_t)ps->overflows));
+	json_object_set_new(o, "subscriber_holds", json_integer((json_int_t)ps->holds));
 	json_object_set_new(o, "frames", json_integer((json_int_t)us->frames));
 	json_object_set_new(o, "skipped_frames", json_integer((json_int_t)us->skipped));
 	json_object_set_new(o, "connects", json_integer((json_int_t)us->connects));

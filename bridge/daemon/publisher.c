@@ -7,13 +7,17 @@
  * every subscriber of that prefix: the contract says a repeated seq on bridge.status is
  * such a repeat.
  *
- * Overflows: libzmq skips a subscriber whose queue is full without saying so. With
- * ZMQ_XPUB_NODROP the send fails instead (EAGAIN, nobody got it), which is what we count;
- * the envelope then goes out again in the default lossy mode to everyone with room. That
- * send parks the full queue: libzmq leaves it out of every envelope until its subscriber
- * has read it down to half. So one count is one overflow, which its subscriber sees as one
- * seq gap; how many envelopes the gap holds is known only there. A full subscriber costs
- * one extra send per overflow, never a wait.
+ * A full subscriber: libzmq skips a subscriber whose queue (--pub-hwm) is full without
+ * saying so. With ZMQ_XPUB_NODROP the send fails instead (EAGAIN, nobody got it). The
+ * loop's flush (publisher_try_flush) then holds the envelope and those after it, in order,
+ * and the bridge stops reading upstream (TCP holds the rest) until the subscriber has read
+ * its queue down to half (ZMQ_FD wakes the loop) or --pub-stall-ms pass without progress.
+ * Why hold: a bridge that reads faster than a subscriber takes would otherwise queue the
+ * difference in its own memory, or drop it. A plain publisher_flush() never holds: the
+ * envelope goes out again in the default lossy mode to everyone with room, and that is an
+ * overflow, counted. That send parks the full queue: libzmq leaves it out of every envelope
+ * until its subscriber has read it down to half. So one count is one overflow, which its
+ * subscriber sees as one seq gap; how many envelopes the gap holds is known only there.
  *
  * Envelopes get their seq (and their place in the dedup set) when committed, but go out
  * when the loop's owner calls publisher_flush(), once per event-loop pass: all that one
@@ -40,7 +44,9 @@
 
 #define DRAIN_BATCH 256
 #define LINGER_MS   500
-#define PENDING_MAX 256 /* envelopes committed but not yet sent: a flush when full */
+#define PENDING_START                                                                              \
+	256 /* room for envelopes committed but not yet sent; grows when a                         \
+	     * full subscriber holds them (one upstream read's worth at most) */
 /* a topic is a prefix (the longest, "contribution.received.", is 22 bytes) and one segment */
 #define TOPIC_MAX (32 + TOPIC_SEGMENT_MAX + 1)
 
@@ -60,8 +66,8 @@ struct publisher {
 	struct dedup *seen;
 	char *status_text; /* last bridge.status envelope (owned) */
 	size_t status_len;
-	struct pending *pending; /* PENDING_MAX slots */
-	size_t npending;
+	struct pending *pending;
+	size_t npending, cap_pending;
 	bool sent; /* a send since publisher_take_sent(): ZMQ_FD's edge may be gone */
 	struct publisher_stats stats;
 };
@@ -78,7 +84,8 @@ struct publisher *publisher_new(void *zctx, const struct curve *curve, const cha
 	snprintf(p->run, sizeof(p->run), "%s", run);
 	p->ring = ring_new(limits->ring ? limits->ring : 1);
 	p->seen = dedup_new(limits->dedup ? limits->dedup : 1);
-	p->pending = malloc(PENDING_MAX * sizeof(*p->pending));
+	p->pending = malloc(PENDING_START * sizeof(*p->pending));
+	p->cap_pending = PENDING_START;
 	if (!p->ring || !p->seen || !p->pending)
 		goto nomem;
 	p->sock = zmq_socket(zctx, ZMQ_XPUB);
@@ -162,12 +169,23 @@ static int s_frame(struct publisher *p, const void *buf, size_t len, int more, b
 	return rc < 0 ? -1 : 0;
 }
 
-static int s_send(struct publisher *p, const char *topic, const char *text, size_t len)
+/* Topic and envelope. With hold, a full subscriber's refusal sends nothing and returns 1
+ * (libzmq checks the queues at a message's first frame only, so it is all or nothing);
+ * else it is an overflow (s_frame). Returns 0 sent, 1 held, -1 failed. */
+static int s_send(struct publisher *p, const char *topic, const char *text, size_t len, bool hold)
 {
 	bool refused = false;
-	int rc = s_frame(p, topic, strlen(topic), ZMQ_SNDMORE, &refused);
+	int rc;
 
 	p->sent = true;
+	if (hold) {
+		rc = zmq_send(p->sock, topic, strlen(topic), ZMQ_SNDMORE | ZMQ_DONTWAIT);
+		if (rc < 0 && errno == EAGAIN)
+			return 1;
+		rc = rc < 0 ? -1 : 0;
+	} else {
+		rc = s_frame(p, topic, strlen(topic), ZMQ_SNDMORE, &refused);
+	}
 	if (rc == 0)
 		rc = s_frame(p, text, len, 0, &refused);
 	if (refused)
@@ -191,7 +209,7 @@ static void s_on_subscription(struct publisher *p, const unsigned char *msg, siz
 	    memcmp(msg + 1, status_topic, plen) != 0)
 		return;
 	publisher_flush(p); /* the repeat comes after every envelope committed before it */
-	if (s_send(p, status_topic, p->status_text, p->status_len) == 0)
+	if (s_send(p, status_topic, p->status_text, p->status_len, false) == 0)
 		p->stats.status_repeats++;
 }
 
@@ -229,24 +247,64 @@ static char *s_envelope(struct publisher *p, const char *id, const char *type, c
 }
 
 /* Send one envelope; the replay ring then keeps it (taking ownership: no copy), so replay
- * can serve it even when the send failed. */
-static void s_out(struct publisher *p, uint64_t seq, const char *topic, char *text, size_t len)
+ * can serve it even when the send failed. Held (hold, and a full subscriber): returns 1,
+ * and text stays the caller's. */
+static int s_out(struct publisher *p, uint64_t seq, const char *topic, char *text, size_t len,
+		 bool hold)
 {
-	if (s_send(p, topic, text, len) != 0)
+	int rc = s_send(p, topic, text, len, hold);
+
+	if (rc > 0)
+		return 1;
+	if (rc != 0)
 		log_warn("events socket: send of seq %llu failed: %s", (unsigned long long)seq,
 			 zmq_strerror(errno));
 	if (ring_push_take(p->ring, seq, text, len) != 0)
 		log_warn("replay ring: cannot keep seq %llu", (unsigned long long)seq);
+	return 0;
+}
+
+/* Sends the pending envelopes in order; with hold, stops at the first a full subscriber
+ * refuses. Returns how many went out (the rest move to the front). */
+static size_t s_flush(struct publisher *p, bool hold)
+{
+	size_t i = 0;
+
+	for (; i < p->npending; i++) {
+		struct pending *e = &p->pending[i];
+
+		if (s_out(p, e->seq, e->topic, e->text, e->len, hold) > 0)
+			break;
+	}
+	memmove(p->pending, p->pending + i, (p->npending - i) * sizeof(*p->pending));
+	p->npending -= i;
+	return i;
 }
 
 void publisher_flush(struct publisher *p)
 {
-	for (size_t i = 0; i < p->npending; i++) {
-		struct pending *e = &p->pending[i];
+	s_flush(p, false);
+}
 
-		s_out(p, e->seq, e->topic, e->text, e->len);
-	}
-	p->npending = 0;
+bool publisher_try_flush(struct publisher *p, bool *progress)
+{
+	size_t sent = s_flush(p, true);
+
+	*progress = sent > 0;
+	if (p->npending)
+		p->stats.holds++;
+	return p->npending == 0;
+}
+
+static int s_grow_pending(struct publisher *p)
+{
+	struct pending *np = realloc(p->pending, 2 * p->cap_pending * sizeof(*np));
+
+	if (!np)
+		return -1;
+	p->pending = np;
+	p->cap_pending *= 2;
+	return 0;
 }
 
 /* Give the next seq to text (taking ownership) and queue it for the next flush. */
@@ -259,11 +317,14 @@ static int s_commit(struct publisher *p, const char *topic, char *text, size_t l
 	p->stats.published++;
 	if (tlen >= TOPIC_MAX) { /* cannot happen with topic.h's limit; never truncated */
 		publisher_flush(p);
-		s_out(p, p->seq, topic, text, len);
+		s_out(p, p->seq, topic, text, len, false);
 		return 0;
 	}
-	if (p->npending == PENDING_MAX)
-		publisher_flush(p);
+	if (p->npending == p->cap_pending) {
+		s_flush(p, true); /* what fits goes now; a full subscriber holds the rest */
+		if (p->npending == p->cap_pending && s_grow_pending(p) != 0)
+			publisher_flush(p); /* no memory to hold them: the full one misses them */
+	}
 	e = &p->pending[p->npending++];
 	e->seq = p->seq;
 	e->text = text;

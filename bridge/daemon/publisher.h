@@ -19,6 +19,7 @@ struct publisher_stats {
 	uint64_t status_repeats; /* bridge.status copies sent to new subscribers */
 	uint64_t send_errors;	 /* zmq_send failures (the event is still in the replay ring) */
 	uint64_t overflows;	 /* a subscriber's queue was full: it misses envelopes */
+	uint64_t holds;		 /* loop flushes held back by a full subscriber's queue */
 	uint64_t subscriptions;	 /* subscribe messages seen */
 };
 
@@ -63,9 +64,14 @@ const char *publisher_run(const struct publisher *p);
 const struct publisher_stats *publisher_stats(const struct publisher *p);
 
 /* Send what was committed since the last flush, in seq order (see publisher.c for why
- * envelopes wait for this). The loop's owner calls it before every wait; replay, a
- * status repeat and publisher_destroy() call it too. */
+ * envelopes wait for this); a subscriber whose queue is full misses them (an overflow,
+ * counted). Replay, a status repeat and publisher_destroy() call it. */
 void publisher_flush(struct publisher *p);
+
+/* The same for the loop's owner, before every wait, except that a subscriber whose queue
+ * is full holds back the envelope it refuses and those after it (in order, for the next
+ * call). Returns true when nothing is left; *progress says whether anything went out. */
+bool publisher_try_flush(struct publisher *p, bool *progress);
 
 /* True when anything was sent on the socket since the last call (a flush, a replay's flush,
  * a status repeat): a send can consume ZMQ_FD's edge, so the owner must look at the socket

@@ -611,6 +611,11 @@ int upstream_send(struct upstream *up, const char *text, size_t len, void *tag)
 	return 0;
 }
 
+void upstream_pause(struct upstream *up, bool pause)
+{
+	wsclient_pause(up->ws, pause);
+}
+
 enum up_state upstream_state(const struct upstream *up)
 {
 	return up->state;

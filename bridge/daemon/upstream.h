@@ -75,6 +75,10 @@ void upstream_restart(struct upstream *up);
  * on_unsent. */
 int upstream_send(struct upstream *up, const char *text, size_t len, void *tag);
 
+/* Stop (true) or resume reading upstream events: while the subscribers catch up, TCP
+ * holds what the server sends. */
+void upstream_pause(struct upstream *up, bool pause);
+
 enum up_state upstream_state(const struct upstream *up);
 const char *upstream_state_name(enum up_state st);
 bool upstream_connected(const struct upstream *up);

@@ -57,6 +57,7 @@ struct wsclient {
 	bool close_sent;     /* ours went out: the server's close frame ends the connection */
 	bool peer_closed;    /* the server sent a close frame */
 	bool dropped;	     /* wsclient_drop(), or a failure already recorded in why */
+	bool paused;	     /* wsclient_pause(): not reading once open */
 	bool drop_now;	     /* leave from the callback that is running */
 	unsigned close_echo; /* the close to send before dropping (answer, or 1002) */
 };
@@ -195,6 +196,8 @@ static int s_handshake_rx(struct wsclient *c, const unsigned char *in, size_t le
 	}
 	c->upgraded = true;
 	s_handshake_free(c);
+	if (c->paused)
+		lws_rx_flow_control(c->wsi, 0);
 	c->cbs.on_open(c->ud);
 	return (int)((size_t)n - before);
 }
@@ -611,6 +614,13 @@ void wsclient_drop(struct wsclient *c)
 		return;
 	c->dropped = true;
 	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+void wsclient_pause(struct wsclient *c, bool pause)
+{
+	c->paused = pause;
+	if (c->wsi && c->upgraded)
+		lws_rx_flow_control(c->wsi, pause ? 0 : 1);
 }
 
 bool wsclient_is_open(const struct wsclient *c)

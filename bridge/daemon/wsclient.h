@@ -62,6 +62,9 @@ int wsclient_send(struct wsclient *c, enum wsf_op op, const void *payload, size_
 void wsclient_close(struct wsclient *c);
 /* Drop the connection now, without a close frame. */
 void wsclient_drop(struct wsclient *c);
+/* Stop (true) or resume reading the socket: TCP then holds what the server sends. Applies
+ * to later connections too until resumed. */
+void wsclient_pause(struct wsclient *c, bool pause);
 /* True from on_open until the close handshake begins or the connection ends. */
 bool wsclient_is_open(const struct wsclient *c);
 

@@ -12,8 +12,9 @@ import harness as h  # noqa: E402
 FLAGS = ["--url", "--api-key-file", "--events", "--commands", "--ca-file", "--rest-url",
          "--contribute-via", "--ws-budget", "--legacy-query-token", "--insecure",
          "--allow-insecure-remote", "--inbox-mark-read", "--no-backfill", "--log-level",
-         "--replay-size", "--dedup-size", "--pub-hwm", "--ping-interval-ms", "--auth-timeout-ms",
-         "--backoff-base-ms", "--backoff-cap-ms", "--healthy-after-ms", "--rest-inflight",
+         "--replay-size", "--dedup-size", "--pub-hwm", "--pub-stall-ms", "--ping-interval-ms",
+         "--auth-timeout-ms", "--backoff-base-ms", "--backoff-cap-ms", "--healthy-after-ms",
+         "--rest-inflight",
          "--client-quota", "--max-frame", "--config", "--check-config", "--help"]
 ENVS = ["PLURUM_PULSE_URL", "PLURUM_API_KEY", "PLURUM_PULSE_EVENTS", "PLURUM_PULSE_COMMANDS",
         "PLURUM_PULSE_CA_FILE", "PLURUM_REST_URL", "PLURUM_PULSE_CONTRIBUTE_VIA",

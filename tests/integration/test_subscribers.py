@@ -73,7 +73,7 @@ def reading_subscriber(ctx, endpoint):
     return s, json.loads(body)["seq"]
 
 
-def test_stuck_subscriber_slows_neither_upstream_nor_other_subscribers(ctx):
+def test_stuck_subscriber_holds_the_bridge_once_and_then_misses_alone(ctx):
     flood, rate, extra = (VALGRIND_FLOOD, VALGRIND_RATE, ["--pub-hwm", str(VALGRIND_HWM)]
                           ) if h.VALGRIND else (FLOOD, 0, [])
     w = SWorld(ctx, bridge_extra=extra)
@@ -149,10 +149,62 @@ def test_stuck_subscriber_slows_neither_upstream_nor_other_subscribers(ctx):
             "the bridge read %r of %d upstream events" % (
                 bst["counters"]["events_in_live"]["contribution.received"], flood))
     h.check(stuck.poll(0, zmq.POLLIN), "the stuck subscriber got nothing at all")
-    # it never reads again, so its queue overflowed exactly once (the reader had no gap)
+    # it never reads again: it held the bridge for --pub-stall-ms, then its queue overflowed,
+    # exactly once (the reader had no gap)
+    h.check(bst["counters"]["subscriber_holds"] >= 1, "no hold counted for a full queue")
     h.check(bst["counters"]["subscriber_overflows"] == 1, "status counts %r overflows for one "
             "stuck subscriber" % bst["counters"]["subscriber_overflows"])
     stuck.close(0)
+    reader.close(0)
+
+
+def vm_kb(pid, field):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise h.TestFailure("no %s for pid %d" % (field, pid))
+
+
+def test_slow_subscriber_gets_every_event_and_the_bridge_stays_small(ctx):
+    # A reader that takes ~20,000 envelopes a second from a flood the bridge could publish
+    # ten times faster. Without holding, the difference (tens of thousands of ~0.8 KB
+    # envelopes) would queue in the bridge's memory, or be dropped at --pub-hwm.
+    flood = 3000 if h.VALGRIND else 40000
+    w = SWorld(ctx)
+    reader, first_seq = reading_subscriber(ctx, w.bridge.events)
+    rss0 = vm_kb(w.bridge.pid, "VmRSS")
+    w.dev.call("POST", "emit", {"agent_id": w.a, "count": flood, "rate": 0})
+    got, last_seq, gaps, end = 0, first_seq, 0, time.monotonic() + h.scaled(120)
+    while got < flood and time.monotonic() < end:
+        if not reader.poll(200, zmq.POLLIN):
+            continue
+        for _ in range(100):
+            try:
+                topic, body = reader.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            seq = int(SEQ_RE.search(body).group(1))
+            gaps += seq != last_seq + 1 and not (seq == last_seq and topic == b"bridge.status")
+            last_seq = max(seq, last_seq)
+            got += topic.startswith(b"contribution.received.")
+        time.sleep(0.005)  # the slowness under test: ~100 envelopes per 5 ms, at most
+    bst = w.status()
+    grew = vm_kb(w.bridge.pid, "VmHWM") - rss0
+    print("    slow reader got %d/%d events, seq gaps %d; holds %d, overflows %d; bridge peak "
+          "RSS %d kB over its start" % (got, flood, gaps, bst["counters"]["subscriber_holds"],
+                                        bst["counters"]["subscriber_overflows"], grew))
+    h.check(got == flood and gaps == 0, "the slow reader got %d of %d events, %d seq gaps"
+            % (got, flood, gaps))
+    h.check(bst["counters"]["subscriber_overflows"] == 0, "a subscriber that keeps reading "
+            "overflowed %d times" % bst["counters"]["subscriber_overflows"])
+    h.check(bst["counters"]["subscriber_holds"] >= 1, "the flood never filled the queue: "
+            "the test did not slow the reader enough")
+    h.check(bst["state"] == "connected" and w.dev.state()["connects_total"] == 1,
+            "the upstream connection did not survive the holds")
+    if not h.VALGRIND:  # valgrind's own heap would blur the number
+        # 40,000 queued envelopes would be ~32 MB; the default queue is 1,000 (~0.8 MB)
+        h.check(grew < 12 * 1024, "the bridge grew by %d kB while the reader lagged" % grew)
     reader.close(0)
 
 

@@ -391,6 +391,7 @@ static void help_lists_every_option_and_env_name(void **state)
 					   "--replay-size",
 					   "--dedup-size",
 					   "--pub-hwm",
+					   "--pub-stall-ms",
 					   "--ping-interval-ms",
 					   "--auth-timeout-ms",
 					   "--backoff-base-ms",
