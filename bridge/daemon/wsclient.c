@@ -56,7 +56,7 @@ struct wsclient {
 	bool close_wanted;   /* wsclient_close(): a 1000 from the next WRITEABLE */
 	bool close_sent;     /* ours went out: the server's close frame ends the connection */
 	bool peer_closed;    /* the server sent a close frame */
-	bool dropped;	     /* wsclient_drop(), or a failure already recorded in why */
+	bool dropped;	     /* wsclient_drop(): the caller knows why */
 	bool paused;	     /* wsclient_pause(): not reading once open */
 	bool drop_now;	     /* leave from the callback that is running */
 	unsigned close_echo; /* the close to send before dropping (answer, or 1002) */
@@ -98,7 +98,7 @@ static void s_end(struct wsclient *c)
 
 	if (!c->live)
 		return;
-	if (reason)
+	if (reason) /* a copy: on_closed may connect again, which clears c->why */
 		str_copy(why, sizeof(why), reason);
 	c->live = false;
 	c->wsi = NULL;
