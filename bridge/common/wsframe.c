@@ -12,6 +12,8 @@
 
 #include "pp_err.h"
 
+#define KEEP_BUFFER_MAX 65536 /* a larger message's buffer is freed once it is delivered */
+
 struct wsf_rx {
 	size_t max_message;
 
@@ -34,6 +36,16 @@ struct wsf_rx {
 
 	bool closed;
 };
+
+/* One large message must not pin its buffer for the life of the connection. */
+static void s_trim(struct wsf_rx *rx)
+{
+	if (rx->cap > KEEP_BUFFER_MAX) {
+		free(rx->buf);
+		rx->buf = NULL;
+		rx->cap = 0;
+	}
+}
 
 struct wsf_rx *wsf_rx_new(size_t max_message)
 {
@@ -64,6 +76,7 @@ void wsf_rx_reset(struct wsf_rx *rx)
 	rx->msg_over = false;
 	rx->len = 0;
 	rx->closed = false;
+	s_trim(rx);
 }
 
 bool wsf_rx_closed(const struct wsf_rx *rx)
@@ -179,6 +192,7 @@ static void s_end_frame(struct wsf_rx *rx, const struct wsf_sink *sink, void *ud
 			 rx->len, rx->msg_over, rx->msg_total);
 	rx->msg_op = 0;
 	rx->len = 0;
+	s_trim(rx);
 }
 
 /* Take n payload bytes of the current frame. */
