@@ -44,9 +44,9 @@
 
 #define DRAIN_BATCH 256
 #define LINGER_MS   500
-#define PENDING_START                                                                              \
-	256 /* room for envelopes committed but not yet sent; grows when a                         \
-	     * full subscriber holds them (one upstream read's worth at most) */
+/* room for envelopes committed but not yet sent; it grows while a full subscriber holds
+ * them (one upstream read's worth at most) */
+#define PENDING_START 256
 /* a topic is a prefix (the longest, "contribution.received.", is 22 bytes) and one segment */
 #define TOPIC_MAX (32 + TOPIC_SEGMENT_MAX + 1)
 
@@ -68,6 +68,7 @@ struct publisher {
 	size_t status_len;
 	struct pending *pending;
 	size_t npending, cap_pending;
+	bool held; /* the last try_flush left envelopes a full subscriber refused */
 	bool sent; /* a send since publisher_take_sent(): ZMQ_FD's edge may be gone */
 	struct publisher_stats stats;
 };
@@ -284,6 +285,7 @@ static size_t s_flush(struct publisher *p, bool hold)
 void publisher_flush(struct publisher *p)
 {
 	s_flush(p, false);
+	p->held = false;
 }
 
 bool publisher_try_flush(struct publisher *p, bool *progress)
@@ -291,9 +293,10 @@ bool publisher_try_flush(struct publisher *p, bool *progress)
 	size_t sent = s_flush(p, true);
 
 	*progress = sent > 0;
-	if (p->npending)
-		p->stats.holds++;
-	return p->npending == 0;
+	if (p->npending && !p->held)
+		p->stats.holds++; /* one count a wait, however many passes it lasts */
+	p->held = p->npending > 0;
+	return !p->held;
 }
 
 static int s_grow_pending(struct publisher *p)

@@ -19,7 +19,7 @@ struct publisher_stats {
 	uint64_t status_repeats; /* bridge.status copies sent to new subscribers */
 	uint64_t send_errors;	 /* zmq_send failures (the event is still in the replay ring) */
 	uint64_t overflows;	 /* a subscriber's queue was full: it misses envelopes */
-	uint64_t holds;		 /* loop flushes held back by a full subscriber's queue */
+	uint64_t holds;		 /* waits for a full subscriber (publisher_try_flush held) */
 	uint64_t subscriptions;	 /* subscribe messages seen */
 };
 
