@@ -124,6 +124,16 @@ def assert_no_key(text, key, where="output"):
     check(key_tail(key) not in text, "API key tail leaked in %s" % where)
 
 
+def sanitized(build_dir):
+    """True when build_dir was configured with PP_SANITIZE (ASan's allocator keeps freed
+    memory in quarantine, so RSS there says nothing about the program's own)."""
+    try:
+        with open(os.path.join(build_dir, "CMakeCache.txt")) as f:
+            return any(line.startswith("PP_SANITIZE:BOOL=ON") for line in f)
+    except OSError:
+        return False
+
+
 def find_binary(build_dir, name, required=True):
     """The program's path in the build dir (expected layout first, else a search)."""
     p = os.path.join(build_dir, EXPECTED_PATHS.get(name, ""), name)
