@@ -35,8 +35,8 @@ struct wsclient {
 
 	/* the opening handshake: the request (it may hold a secret query, so it is wiped once
 	 * written), our key, and the server's answer as it comes in */
-	char *hs_req;
-	size_t hs_req_len;
+	char *hs_req; /* LWS_PRE bytes of headroom, then the request */
+	size_t hs_req_len, hs_req_cap;
 	char key[WSHS_KEY_LEN + 1];
 	char *hs_buf;
 	size_t hs_len;
@@ -68,13 +68,19 @@ static void s_why(struct wsclient *c, const char *msg)
 		str_copy(c->why, sizeof(c->why), msg);
 }
 
-static void s_handshake_free(struct wsclient *c)
+/* The request, wiped whole: it may hold a secret query. */
+static void s_request_free(struct wsclient *c)
 {
 	if (c->hs_req) {
-		explicit_bzero(c->hs_req, c->hs_req_len);
+		explicit_bzero(c->hs_req, c->hs_req_cap);
 		free(c->hs_req);
 		c->hs_req = NULL;
 	}
+}
+
+static void s_handshake_free(struct wsclient *c)
+{
+	s_request_free(c);
 	free(c->hs_buf);
 	c->hs_buf = NULL;
 	c->hs_len = 0;
@@ -91,6 +97,19 @@ static const char *s_end_reason(const struct wsclient *c)
 	return "the connection was lost (no close frame)";
 }
 
+/* The per-connection state back to a fresh connection's. */
+static void s_fresh(struct wsclient *c)
+{
+	s_handshake_free(c);
+	tlsmem_destroy(&c->tls);
+	wsf_rx_reset(c->rx);
+	c->wsi = NULL;
+	c->why[0] = '\0';
+	c->upgraded = c->pong_due = c->app_wants = false;
+	c->close_wanted = c->close_sent = c->peer_closed = c->dropped = c->drop_now = false;
+	c->close_echo = 0;
+}
+
 static void s_end(struct wsclient *c)
 {
 	char why[sizeof(c->why)];
@@ -98,14 +117,10 @@ static void s_end(struct wsclient *c)
 
 	if (!c->live)
 		return;
-	if (reason) /* a copy: on_closed may connect again, which clears c->why */
+	if (reason) /* a copy: s_fresh() clears c->why */
 		str_copy(why, sizeof(why), reason);
 	c->live = false;
-	c->wsi = NULL;
-	c->upgraded = false;
-	tlsmem_destroy(&c->tls);
-	s_handshake_free(c);
-	wsf_rx_reset(c->rx);
+	s_fresh(c);
 	c->cbs.on_closed(c->ud, reason ? why : NULL);
 }
 
@@ -345,18 +360,9 @@ static int s_write_close(struct wsclient *c, unsigned code, const char *reason)
 /* The upgrade request, wiped and freed once written. */
 static int s_write_handshake(struct wsclient *c)
 {
-	unsigned char *buf = malloc(LWS_PRE + c->hs_req_len);
-	int rc = -1;
+	int rc = s_emit(c, (unsigned char *)c->hs_req + LWS_PRE, c->hs_req_len);
 
-	if (buf) {
-		memcpy(buf + LWS_PRE, c->hs_req, c->hs_req_len);
-		rc = s_emit(c, buf + LWS_PRE, c->hs_req_len);
-		explicit_bzero(buf, LWS_PRE + c->hs_req_len);
-		free(buf);
-	}
-	explicit_bzero(c->hs_req, c->hs_req_len);
-	free(c->hs_req);
-	c->hs_req = NULL;
+	s_request_free(c);
 	return rc;
 }
 
@@ -499,7 +505,8 @@ static int s_request_prepare(struct wsclient *c, const char *host, int port, con
 	unsigned char nonce[16];
 	int n = -1;
 
-	c->hs_req = malloc(cap + strlen(host) + 512);
+	c->hs_req_cap = LWS_PRE + cap + strlen(host) + 512;
+	c->hs_req = malloc(c->hs_req_cap);
 	if (!full || !c->hs_req || getrandom(nonce, sizeof(nonce), 0) != (ssize_t)sizeof(nonce))
 		goto out;
 	wshs_key(nonce, c->key);
@@ -508,8 +515,8 @@ static int s_request_prepare(struct wsclient *c, const char *host, int port, con
 		 : strchr(path, '?') ? "&"
 				     : "?",
 		 extra_query ? extra_query : "");
-	n = wshs_request(c->hs_req, cap + strlen(host) + 512, host, port, c->use_tls, full, c->key,
-			 USER_AGENT);
+	n = wshs_request(c->hs_req + LWS_PRE, c->hs_req_cap - LWS_PRE, host, port, c->use_tls, full,
+			 c->key, USER_AGENT);
 out:
 	if (full) {
 		explicit_bzero(full, cap);
@@ -521,19 +528,6 @@ out:
 	}
 	c->hs_req_len = (size_t)n;
 	return 0;
-}
-
-/* The per-connection state back to a fresh connection's. */
-static void s_fresh(struct wsclient *c)
-{
-	s_handshake_free(c);
-	tlsmem_destroy(&c->tls);
-	wsf_rx_reset(c->rx);
-	c->wsi = NULL;
-	c->why[0] = '\0';
-	c->upgraded = c->pong_due = c->app_wants = false;
-	c->close_wanted = c->close_sent = c->peer_closed = c->dropped = c->drop_now = false;
-	c->close_echo = 0;
 }
 
 int wsclient_connect(struct wsclient *c, const char *url, const char *extra_query, bool verify,
