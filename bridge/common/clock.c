@@ -16,6 +16,14 @@ long long clock_mono_ms(void)
 	return s_ms(CLOCK_MONOTONIC);
 }
 
+unsigned long long clock_mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long long)ts.tv_sec * 1000000u + (unsigned long long)ts.tv_nsec / 1000u;
+}
+
 long long clock_wall_ms(void)
 {
 	return s_ms(CLOCK_REALTIME);

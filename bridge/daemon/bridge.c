@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -22,6 +23,7 @@
 #include "publisher.h"
 #include "rest.h"
 #include "signals.h"
+#include "timers.h"
 #include "tlsmem.h"
 #include "upstream.h"
 #include "wsclient.h"
@@ -167,9 +169,9 @@ static void s_on_stopped(void *ud)
 
 /* ---- signals ----------------------------------------------------------------------- */
 
-static void s_stop_bound_cb(lws_sorted_usec_list_t *sul)
+static void s_stop_bound_cb(struct timer *t)
 {
-	struct bridge *b = lws_container_of(sul, struct bridge, stop_sul);
+	struct bridge *b = lws_container_of(t, struct bridge, stop_timer);
 
 	log_warn("stop: the upstream did not close within %d ms; leaving anyway", STOP_BOUND_MS);
 	b->done = true;
@@ -181,10 +183,9 @@ static void s_begin_stop(struct bridge *b, int sig)
 		return;
 	b->stopping = true;
 	notify_send("STOPPING=1");
-	lws_sul_cancel(&b->watchdog_sul);
+	timer_stop(&b->watchdog_timer);
 	log_info("stopping on signal %d", sig);
-	lws_sul_schedule(b->lws, 0, &b->stop_sul, s_stop_bound_cb,
-			 (lws_usec_t)STOP_BOUND_MS * LWS_US_PER_MS);
+	timer_start(b->timers, &b->stop_timer, s_stop_bound_cb, (uint64_t)STOP_BOUND_MS * 1000);
 	if (b->cmds)
 		commands_shutdown(b->cmds);
 	if (b->inbox)
@@ -233,28 +234,27 @@ static void s_on_signal_fd(void *ud)
 	}
 }
 
-static void s_watchdog_cb(lws_sorted_usec_list_t *sul)
+static void s_watchdog_cb(struct timer *t)
 {
-	struct bridge *b = lws_container_of(sul, struct bridge, watchdog_sul);
+	struct bridge *b = lws_container_of(t, struct bridge, watchdog_timer);
 
 	/* the loop is alive if this timer runs: tell systemd, twice per interval */
 	notify_send("WATCHDOG=1");
-	lws_sul_schedule(b->lws, 0, &b->watchdog_sul, s_watchdog_cb,
-			 (lws_usec_t)(b->watchdog_usec / 2));
+	timer_start(b->timers, &b->watchdog_timer, s_watchdog_cb, b->watchdog_usec / 2);
 }
 
 static void s_unhold(struct bridge *b)
 {
 	b->pub_held = false;
-	lws_sul_cancel(&b->stall_sul);
+	timer_stop(&b->stall_timer);
 	upstream_pause(b->up, false);
 }
 
 /* --pub-stall-ms without progress: the full subscriber misses what it holds (an overflow,
  * counted), the others get it, and upstream reading resumes. */
-static void s_stall_cb(lws_sorted_usec_list_t *sul)
+static void s_stall_cb(struct timer *t)
 {
-	struct bridge *b = lws_container_of(sul, struct bridge, stall_sul);
+	struct bridge *b = lws_container_of(t, struct bridge, stall_timer);
 
 	publisher_flush(b->pub);
 	s_unhold(b);
@@ -283,8 +283,7 @@ static void s_publish(struct bridge *b)
 	} else if (!progress) {
 		return; /* the stall timer runs from the last progress */
 	}
-	lws_sul_schedule(b->lws, 0, &b->stall_sul, s_stall_cb,
-			 (lws_usec_t)b->cfg.pub_stall_ms * LWS_US_PER_MS);
+	timer_start(b->timers, &b->stall_timer, s_stall_cb, (uint64_t)b->cfg.pub_stall_ms * 1000);
 }
 
 static void s_on_pub_fd(void *ud)
@@ -353,7 +352,8 @@ static int s_create_lws(struct bridge *b, char *err, size_t errlen)
 		snprintf(err, errlen, "no default vhost");
 		return -1;
 	}
-	return 0;
+	b->timers = timers_new(b->lws, b->vh, err, errlen);
+	return b->timers ? 0 : -1;
 }
 
 static int s_create_zmq(struct bridge *b, char *err, size_t errlen)
@@ -398,12 +398,13 @@ static int s_create_modules(struct bridge *b, char *err, size_t errlen)
 	    .on_stopped = s_on_stopped,
 	};
 
-	b->up = upstream_new(b->lws, b->vh, b->tls, &b->cfg, b->key, &cbs, b, err, errlen);
+	b->up =
+	    upstream_new(b->lws, b->vh, b->timers, b->tls, &b->cfg, b->key, &cbs, b, err, errlen);
 	if (!b->up)
 		return -1;
 	b->key_ptr = b->key;
-	b->rest = rest_client_new(b->lws, b->vh, b->cfg.rest_url, b->cfg.insecure, &b->key_ptr,
-				  b->cfg.rest_inflight, err, errlen);
+	b->rest = rest_client_new(b->lws, b->vh, b->timers, b->cfg.rest_url, b->cfg.insecure,
+				  &b->key_ptr, b->cfg.rest_inflight, err, errlen);
 	if (!b->rest)
 		return -1;
 	b->cmds = commands_new(b, err, errlen);
@@ -419,9 +420,9 @@ static int s_create_modules(struct bridge *b, char *err, size_t errlen)
 
 static void s_teardown(struct bridge *b)
 {
-	lws_sul_cancel(&b->stop_sul);
-	lws_sul_cancel(&b->watchdog_sul);
-	lws_sul_cancel(&b->stall_sul);
+	timer_stop(&b->stop_timer);
+	timer_stop(&b->watchdog_timer);
+	timer_stop(&b->stall_timer);
 	/* REST first: its last answers still reach the inbox and the command pipeline; then
 	 * the upstream, whose unsent messages are answered by the pipeline; then commands. */
 	rest_client_destroy(&b->rest);
@@ -430,7 +431,8 @@ static void s_teardown(struct bridge *b)
 	commands_destroy(&b->cmds);
 	fdwatch_destroy(&b->sig_watch);
 	fdwatch_destroy(&b->pub_watch);
-	curve_destroy(&b->curve); /* its watch goes before the lws context */
+	curve_destroy(&b->curve);   /* its watch goes before the lws context */
+	timers_destroy(&b->timers); /* so does the timerfd's, after every timer's owner */
 	if (b->lws)
 		lws_context_destroy(b->lws);
 	b->lws = NULL;
@@ -449,6 +451,18 @@ static void s_teardown(struct bridge *b)
 	explicit_bzero(b->key, sizeof(b->key));
 }
 
+/* lws 4.1.6 waits in poll() for the time to its next timer rounded down to whole ms, then
+ * polls without waiting until the timer is due: up to 1 ms and hundreds of polls. Ours are
+ * on a timerfd (timers.h), but lws keeps one of its own (housekeeping, every 30 s). With a
+ * 1 ms timer slack the kernel may end a poll() timeout up to 1 ms late, which carries that
+ * rounded-down wait past the timer. Sockets and the timerfd still wake the loop at once;
+ * the slack is inherited by ZeroMQ's threads, whose timers are all of seconds. */
+static void s_no_poll_spin(void)
+{
+	if (prctl(PR_SET_TIMERSLACK, 1000000UL, 0UL, 0UL, 0UL) != 0)
+		log_warn("prctl(PR_SET_TIMERSLACK): %s", strerror(errno));
+}
+
 int bridge_run(const struct config *cfg, const char *key)
 {
 	static struct bridge bridge; /* one per process; static keeps it off the stack */
@@ -459,6 +473,7 @@ int bridge_run(const struct config *cfg, const char *key)
 	memset(b, 0, sizeof(*b));
 	b->cfg = *cfg;
 	snprintf(b->key, sizeof(b->key), "%s", key);
+	s_no_poll_spin();
 	b->sigfd = signals_open(); /* before any thread: ZeroMQ's threads inherit the mask */
 	if (b->sigfd < 0) {
 		log_error("signalfd: %s", strerror(errno));
@@ -480,7 +495,7 @@ int bridge_run(const struct config *cfg, const char *key)
 	log_info("run %s: events on %s, commands on %s", b->run, b->cfg.events, b->cfg.commands);
 	b->watchdog_usec = notify_watchdog_usec();
 	if (b->watchdog_usec)
-		s_watchdog_cb(&b->watchdog_sul);
+		s_watchdog_cb(&b->watchdog_timer);
 	upstream_start(b->up);
 	while (!b->done) {
 		/* what the last pass (or the start-up) published goes out in one burst before
@@ -489,6 +504,7 @@ int bridge_run(const struct config *cfg, const char *key)
 		s_publish(b);
 		if (publisher_take_sent(b->pub))
 			fdwatch_kick(b->pub_watch);
+		timers_arm(b->timers); /* what this pass started or stopped */
 		if (lws_service(b->lws, 0) < 0)
 			break;
 	}

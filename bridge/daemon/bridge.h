@@ -9,6 +9,7 @@
 #include "config.h"
 #include "keyfile.h"
 #include "normalize.h"
+#include "timerq.h"
 
 struct publisher;
 struct upstream;
@@ -17,6 +18,7 @@ struct commands;
 struct rest_client;
 struct inbox;
 struct curve;
+struct timers;
 
 /* Event kinds counted in status (by envelope type). */
 enum ev_kind { EVK_SESSION_OPENED, EVK_SESSION_CLOSED, EVK_CONTRIBUTION, EVK_UPSTREAM, EVK_COUNT };
@@ -35,7 +37,8 @@ struct bridge {
 	char run[33];
 	struct lws_context *lws;
 	struct lws_vhost *vh;
-	SSL_CTX *tls; /* the one client TLS context: lws' (REST) and the upstream's */
+	struct timers *timers; /* every timer of the daemon (timers.h) */
+	SSL_CTX *tls;	       /* the one client TLS context: lws' (REST) and the upstream's */
 	void *zctx;
 	struct publisher *pub;
 	struct fdwatch *pub_watch;
@@ -48,10 +51,10 @@ struct bridge {
 	int sigfd;
 	bool stopping;
 	bool done;
-	lws_sorted_usec_list_t stop_sul;  /* bounds the time a shutdown may take */
-	lws_sorted_usec_list_t stall_sul; /* bounds how long a full subscriber holds us */
-	bool pub_held;			  /* a full subscriber holds envelopes: upstream paused */
-	lws_sorted_usec_list_t watchdog_sul; /* WATCHDOG=1 when systemd asks for it */
+	struct timer stop_timer;     /* bounds the time a shutdown may take */
+	struct timer stall_timer;    /* bounds how long a full subscriber holds us */
+	bool pub_held;		     /* a full subscriber holds envelopes: upstream paused */
+	struct timer watchdog_timer; /* WATCHDOG=1 when systemd asks for it */
 	uint64_t watchdog_usec;
 	bool ready;			  /* READY=1 sent to systemd */
 	char events_path[CONFIG_STR_MAX]; /* ipc socket files to remove at exit */

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "outcome.h"
 #include "rest.h"
+#include "timers.h"
 #include "upstream.h"
 
 #define OUTCOME_LOG_SIZE 10000
@@ -58,7 +59,7 @@ struct contribute {
 	struct outcome_log *outcomes;
 	struct item *await_head, *await_tail; /* WebSocket messages written, reply pending */
 	struct item *all;
-	lws_sorted_usec_list_t pump_sul, deadline_sul;
+	struct timer pump_timer, deadline_timer;
 	long long rest_down_until;
 	bool shutting_down;
 	struct contribute_counts n;
@@ -337,9 +338,9 @@ static bool s_wants_ws(struct contribute *cp)
 	}
 }
 
-static void s_pump_cb(lws_sorted_usec_list_t *sul)
+static void s_pump_cb(struct timer *t)
 {
-	s_pump(lws_container_of(sul, struct contribute, pump_sul));
+	s_pump(lws_container_of(t, struct contribute, pump_timer));
 }
 
 /* Move queued items onto the wire while capacity allows, round-robin by client. */
@@ -364,8 +365,7 @@ static void s_pump(struct contribute *cp)
 	    budget_left(cp->budget, (uint64_t)clock_mono_ms()) == 0) {
 		uint64_t wait = budget_wait_ms(cp->budget, (uint64_t)clock_mono_ms());
 
-		lws_sul_schedule(cp->b->lws, 0, &cp->pump_sul, s_pump_cb,
-				 (lws_usec_t)(wait ? wait : 1) * LWS_US_PER_MS);
+		timer_start(cp->b->timers, &cp->pump_timer, s_pump_cb, (wait ? wait : 1) * 1000);
 	}
 }
 
@@ -376,10 +376,10 @@ static void s_pump(struct contribute *cp)
  * first would take the whole budget. An earlier pump already due is kept. */
 static void s_pump_soon(struct contribute *cp)
 {
-	lws_usec_t delay = s_wants_ws(cp) ? (lws_usec_t)COALESCE_MS * LWS_US_PER_MS : 1;
+	uint64_t delay = s_wants_ws(cp) ? (uint64_t)COALESCE_MS * 1000 : 0;
 
-	if (lws_dll2_is_detached(&cp->pump_sul.list) || cp->pump_sul.us > lws_now_usecs() + delay)
-		lws_sul_schedule(cp->b->lws, 0, &cp->pump_sul, s_pump_cb, delay);
+	if (!timer_pending(&cp->pump_timer) || cp->pump_timer.due_us > clock_mono_us() + delay)
+		timer_start(cp->b->timers, &cp->pump_timer, s_pump_cb, delay);
 }
 
 /* ---- deadlines ---------------------------------------------------------------------- */
@@ -432,9 +432,9 @@ static void s_expire_queued(void *item, void *ud)
 	s_item_free(it);
 }
 
-static void s_deadline_cb(lws_sorted_usec_list_t *sul)
+static void s_deadline_cb(struct timer *t)
 {
-	struct contribute *cp = lws_container_of(sul, struct contribute, deadline_sul);
+	struct contribute *cp = lws_container_of(t, struct contribute, deadline_timer);
 	struct expiry e = {clock_mono_ms(), 0};
 
 	fairq_remove_if(cp->queue, s_expired, s_expire_queued, &e);
@@ -456,14 +456,14 @@ static void s_deadline_cb(lws_sorted_usec_list_t *sul)
 		}
 	}
 	if (e.next)
-		lws_sul_schedule(cp->b->lws, 0, &cp->deadline_sul, s_deadline_cb,
-				 (lws_usec_t)(e.next - e.now + 1) * LWS_US_PER_MS);
+		timer_start(cp->b->timers, &cp->deadline_timer, s_deadline_cb,
+			    (uint64_t)(e.next - e.now + 1) * 1000);
 }
 
 static void s_arm_deadline(struct contribute *cp)
 {
 	/* re-evaluate at once: cheap, and finds the new earliest deadline */
-	lws_sul_schedule(cp->b->lws, 0, &cp->deadline_sul, s_deadline_cb, 1);
+	timer_start(cp->b->timers, &cp->deadline_timer, s_deadline_cb, 0);
 }
 
 /* ---- public --------------------------------------------------------------------------- */
@@ -607,8 +607,8 @@ static bool s_always(void *item, void *ud)
 void contribute_shutdown(struct contribute *cp)
 {
 	cp->shutting_down = true;
-	lws_sul_cancel(&cp->pump_sul);
-	lws_sul_cancel(&cp->deadline_sul);
+	timer_stop(&cp->pump_timer);
+	timer_stop(&cp->deadline_timer);
 	fairq_remove_if(cp->queue, s_always, s_drop_queued, NULL);
 	contribute_on_ws_disconnected(cp); /* written, unanswered: outcome_unknown */
 }

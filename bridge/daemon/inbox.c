@@ -20,6 +20,7 @@
 #include "publisher.h"
 #include "rest.h"
 #include "strutil.h"
+#include "timers.h"
 
 #define PAGE_LIMIT     100
 #define MAX_PAGES      1000 /* with mark-read: 100,000 events in one recovery at most */
@@ -42,7 +43,7 @@ struct inbox {
 	char last_reason[160];
 	char last_error[160];
 	json_t *unmarked; /* ids published but not yet marked read (a failed mark-read) */
-	lws_sorted_usec_list_t retry_sul;
+	struct timer retry_timer;
 };
 
 struct req_ctx {
@@ -73,9 +74,9 @@ static void s_finish(struct inbox *in, const char *result, const char *reason)
 		 reason ? ": " : "", reason ? reason : "");
 }
 
-static void s_retry_cb(lws_sorted_usec_list_t *sul)
+static void s_retry_cb(struct timer *t)
 {
-	struct inbox *in = lws_container_of(sul, struct inbox, retry_sul);
+	struct inbox *in = lws_container_of(t, struct inbox, retry_timer);
 
 	if (in->running && !in->stopped)
 		s_get_page(in);
@@ -93,8 +94,7 @@ static void s_fail(struct inbox *in, const char *why)
 		delay = RETRY_CAP_MS;
 	in->failures++;
 	log_warn("inbox: %s; retrying in %u ms", why, delay);
-	lws_sul_schedule(in->b->lws, 0, &in->retry_sul, s_retry_cb,
-			 (lws_usec_t)delay * LWS_US_PER_MS);
+	timer_start(in->b->timers, &in->retry_timer, s_retry_cb, (uint64_t)delay * 1000);
 }
 
 /* Mark-read answered. The next page is read only after its predecessor is marked (the
@@ -276,7 +276,7 @@ void inbox_destroy(struct inbox **self_p)
 {
 	if (!self_p || !*self_p)
 		return;
-	lws_sul_cancel(&(*self_p)->retry_sul);
+	timer_stop(&(*self_p)->retry_timer);
 	json_decref((*self_p)->unmarked);
 	free(*self_p);
 	*self_p = NULL;
@@ -286,7 +286,7 @@ void inbox_on_connected(struct inbox *in)
 {
 	if (in->stopped)
 		return;
-	lws_sul_cancel(&in->retry_sul);
+	timer_stop(&in->retry_timer);
 	in->generation++;
 	in->running = true;
 	in->pages = 0;
@@ -304,7 +304,7 @@ void inbox_stop(struct inbox *in)
 {
 	in->stopped = true;
 	in->generation++;
-	lws_sul_cancel(&in->retry_sul);
+	timer_stop(&in->retry_timer);
 }
 
 json_t *inbox_status_json(const struct inbox *in)

@@ -2,7 +2,7 @@
  *
  * Owns the HTTP requests the daemon makes to the Plurum REST API (contribute, inbox): one
  * libwebsockets client connection per request, at most max_inflight of them at once, the
- * rest queued in order. Each request has one lws_sul timer for its whole life (queue time
+ * rest queued in order. Each request has one timer (timers.h) for its whole life (queue time
  * included) and is answered exactly once. A request is linked to its connection through
  * the wsi's opaque user data; finishing a request clears that link first, so whatever lws
  * reports later about the connection (CLOSED after COMPLETED, a kill after a timeout)
@@ -18,13 +18,15 @@
 #include <string.h>
 #include <time.h>
 
+#include "timers.h"
+
 #define REST_TIMEOUT_DEFAULT_MS 30000
 #define REST_CHUNK		16384 /* body bytes written per writable callback */
 
 struct rest_req {
 	struct rest_client *rc;
 	struct rest_req *prev, *next; /* in rc->queue or rc->wire */
-	lws_sorted_usec_list_t sul;   /* the request's deadline */
+	struct timer deadline;	      /* the request's */
 	struct lws *wsi;	      /* while on the wire (may be NULL while connecting) */
 	enum { REQ_NOWHERE, REQ_QUEUED, REQ_ON_WIRE } where;
 	char *method; /* owned */
@@ -53,6 +55,7 @@ struct req_list {
 struct rest_client {
 	struct lws_context *ctx;
 	struct lws_vhost *vh;
+	struct timers *timers;
 	const char *const *key;
 	char *address; /* owned */
 	char *host;    /* owned: Host header, "h" or "h:port" */
@@ -122,7 +125,7 @@ static void s_finish(struct rest_req *r, const char *error)
 		r->error = error != NULL ? error : "connection failed";
 		return;
 	}
-	lws_sul_cancel(&r->sul);
+	timer_stop(&r->deadline);
 	if (r->where == REQ_ON_WIRE)
 		s_list_remove(&rc->wire, r);
 	else if (r->where == REQ_QUEUED)
@@ -150,9 +153,9 @@ static void s_abort(struct rest_req *r, const char *error)
 		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 }
 
-static void s_timeout_cb(lws_sorted_usec_list_t *sul)
+static void s_timeout_cb(struct timer *t)
 {
-	struct rest_req *r = lws_container_of(sul, struct rest_req, sul);
+	struct rest_req *r = lws_container_of(t, struct rest_req, deadline);
 	s_abort(r, "timed out");
 }
 
@@ -470,12 +473,13 @@ out:
 }
 
 struct rest_client *rest_client_new(struct lws_context *ctx, struct lws_vhost *vh,
-				    const char *base_url, bool insecure, const char *const *key,
-				    uint32_t max_inflight, char *err, size_t errlen)
+				    struct timers *timers, const char *base_url, bool insecure,
+				    const char *const *key, uint32_t max_inflight, char *err,
+				    size_t errlen)
 {
 	struct rest_client *rc;
-	if (ctx == NULL || base_url == NULL || key == NULL) {
-		snprintf(err, errlen, "REST client: missing context, URL or key");
+	if (ctx == NULL || timers == NULL || base_url == NULL || key == NULL) {
+		snprintf(err, errlen, "REST client: missing context, timers, URL or key");
 		return NULL;
 	}
 	rc = calloc(1, sizeof *rc);
@@ -485,6 +489,7 @@ struct rest_client *rest_client_new(struct lws_context *ctx, struct lws_vhost *v
 	}
 	rc->ctx = ctx;
 	rc->vh = vh;
+	rc->timers = timers;
 	rc->key = key;
 	rc->insecure = insecure;
 	rc->max_inflight = max_inflight > 0 ? max_inflight : 1;
@@ -551,9 +556,8 @@ int rest_request(struct rest_client *rc, const char *method, const char *path_an
 	}
 	s_list_append(&rc->queue, r);
 	r->where = REQ_QUEUED;
-	lws_sul_schedule(rc->ctx, 0, &r->sul, s_timeout_cb,
-			 (lws_usec_t)(timeout_ms ? timeout_ms : REST_TIMEOUT_DEFAULT_MS) *
-			     LWS_US_PER_MS);
+	timer_start(rc->timers, &r->deadline, s_timeout_cb,
+		    (uint64_t)(timeout_ms ? timeout_ms : REST_TIMEOUT_DEFAULT_MS) * 1000);
 	s_schedule_pump(rc);
 	return 0;
 }

@@ -35,15 +35,18 @@ struct rest_response {
 typedef void (*rest_done_fn)(const struct rest_response *resp, void *ud);
 
 struct rest_client;
+struct timers;
 
-/* base_url: "http[s]://host[:port][/prefix]", e.g. "https://h:p/api/v1".
+/* timers: the daemon's (timers.h), for each request's deadline.
+ * base_url: "http[s]://host[:port][/prefix]", e.g. "https://h:p/api/v1".
  * key: points at the daemon's key pointer; *key is read anew for every request (so a
  * SIGHUP re-read is picked up) and never logged. insecure: accept self-signed, expired
  * and wrongly named certificates. max_inflight: requests on the wire at once (>= 1).
  * Returns the client, or NULL with err filled. */
 struct rest_client *rest_client_new(struct lws_context *ctx, struct lws_vhost *vh,
-				    const char *base_url, bool insecure, const char *const *key,
-				    uint32_t max_inflight, char *err, size_t errlen);
+				    struct timers *timers, const char *base_url, bool insecure,
+				    const char *const *key, uint32_t max_inflight, char *err,
+				    size_t errlen);
 
 /* Answers every queued and in-flight request with status 0, error "shutting down"
  * (maybe_sent true for those on the wire), closes their connections, frees the client

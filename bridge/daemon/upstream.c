@@ -2,12 +2,12 @@
  * authenticate, keep alive, reconnect with back-off, hand every text message to the
  * normalizer. The WebSocket itself (TLS, the upgrade, frames) is wsclient.c's.
  *
- * One connection at a time, driven by wsclient callbacks and three timers (lws_sul):
- *   retry_sul      when to connect again (back-off policy in backoff.c);
- *   deadline_sul   connect + handshake + auth_ok must finish within --auth-timeout-ms
+ * One connection at a time, driven by wsclient callbacks and three timers (timers.h):
+ *   retry_timer    when to connect again (back-off policy in backoff.c);
+ *   deadline_timer connect + handshake + auth_ok must finish within --auth-timeout-ms
  *                  (default 30 s: the server may hold auth_ok ~20 s while it closes a
  *                  half-open older connection of the same agent);
- *   alive_sul      keep-alive: a protocol PING after one silent ping interval, the
+ *   alive_timer    keep-alive: a protocol PING after one silent ping interval, the
  *                  connection declared dead after two (half-open TCP never hangs us).
  * Messages go out from wsclient's on_writeable, one per call: the auth message first. */
 #include "upstream.h"
@@ -21,6 +21,7 @@
 #include "clock.h"
 #include "log.h"
 #include "strutil.h"
+#include "timers.h"
 #include "wsclient.h"
 
 #define LOG_FRAME_MAX 200
@@ -33,7 +34,7 @@ struct out_msg {
 };
 
 struct upstream {
-	struct lws_context *ctx;
+	struct timers *timers;
 	const struct config *cfg;
 	const char *key;
 	struct upstream_cbs cbs;
@@ -61,7 +62,7 @@ struct upstream {
 
 	struct out_msg *head, *tail;
 
-	lws_sorted_usec_list_t retry_sul, deadline_sul, alive_sul;
+	struct timer retry_timer, deadline_timer, alive_timer;
 	struct upstream_stats stats;
 };
 
@@ -140,9 +141,9 @@ static void s_queue_flush_unsent(struct upstream *up)
 
 static void s_connect(struct upstream *up);
 
-static void s_retry_cb(lws_sorted_usec_list_t *sul)
+static void s_retry_cb(struct timer *t)
 {
-	struct upstream *up = lws_container_of(sul, struct upstream, retry_sul);
+	struct upstream *up = lws_container_of(t, struct upstream, retry_timer);
 
 	up->retry_scheduled = false;
 	if (up->state == UP_STOPPING)
@@ -209,8 +210,8 @@ static void s_connection_ended(struct upstream *up)
 	enum backoff_reason why = backoff_reason_for_close(up->close_code);
 	long long now = clock_mono_ms();
 
-	lws_sul_cancel(&up->deadline_sul);
-	lws_sul_cancel(&up->alive_sul);
+	timer_stop(&up->deadline_timer);
+	timer_stop(&up->alive_timer);
 	up->linked = false;
 	s_queue_flush_unsent(up);
 	if (up->authed && up->cbs.on_disconnected)
@@ -239,15 +240,14 @@ static void s_connection_ended(struct upstream *up)
 	if (up->attempt < UINT32_MAX)
 		up->attempt++;
 	up->retry_scheduled = true;
-	lws_sul_schedule(up->ctx, 0, &up->retry_sul, s_retry_cb,
-			 (lws_usec_t)up->next_retry_ms * LWS_US_PER_MS);
+	timer_start(up->timers, &up->retry_timer, s_retry_cb, (uint64_t)up->next_retry_ms * 1000);
 	s_log_retry(up, why);
 	s_set_state(up, s_state_for(why));
 }
 
-static void s_deadline_cb(lws_sorted_usec_list_t *sul)
+static void s_deadline_cb(struct timer *t)
 {
-	struct upstream *up = lws_container_of(sul, struct upstream, deadline_sul);
+	struct upstream *up = lws_container_of(t, struct upstream, deadline_timer);
 
 	if (up->authed || !up->linked)
 		return;
@@ -258,9 +258,9 @@ static void s_deadline_cb(lws_sorted_usec_list_t *sul)
 }
 
 /* Keep-alive: schedule the next check at the earliest moment something can be due. */
-static void s_alive_cb(lws_sorted_usec_list_t *sul)
+static void s_alive_cb(struct timer *t)
 {
-	struct upstream *up = lws_container_of(sul, struct upstream, alive_sul);
+	struct upstream *up = lws_container_of(t, struct upstream, alive_timer);
 	long long iv = up->cfg->ping_interval_ms, silent, next;
 
 	if (!up->linked)
@@ -281,7 +281,7 @@ static void s_alive_cb(lws_sorted_usec_list_t *sul)
 	} else {
 		next = iv - silent;
 	}
-	lws_sul_schedule(up->ctx, 0, &up->alive_sul, s_alive_cb, (lws_usec_t)next * LWS_US_PER_MS);
+	timer_start(up->timers, &up->alive_timer, s_alive_cb, (uint64_t)next * 1000);
 }
 
 /* ---- connecting ---------------------------------------------------------------- */
@@ -331,8 +331,8 @@ static void s_connect(struct upstream *up)
 		up->stats.reconnects++;
 	s_set_state(up, UP_CONNECTING);
 	log_info("upstream: connecting to %s (attempt %u)", up->cfg->url, up->attempt + 1);
-	lws_sul_schedule(up->ctx, 0, &up->deadline_sul, s_deadline_cb,
-			 (lws_usec_t)up->cfg->auth_timeout_ms * LWS_US_PER_MS);
+	timer_start(up->timers, &up->deadline_timer, s_deadline_cb,
+		    (uint64_t)up->cfg->auth_timeout_ms * 1000);
 	up->linked = true;
 	rc = wsclient_connect(up->ws, up->cfg->url, tok, !up->cfg->insecure, err, sizeof(err));
 out:
@@ -366,7 +366,7 @@ static void s_on_auth_ok(struct upstream *up, const char *agent_id)
 	up->connected_ms = clock_mono_ms();
 	str_copy(up->agent_id, sizeof(up->agent_id), agent_id);
 	s_set_error(up, NULL);
-	lws_sul_cancel(&up->deadline_sul);
+	timer_stop(&up->deadline_timer);
 	log_info("upstream: connected as agent %s", up->agent_id);
 	s_set_state(up, UP_CONNECTED);
 	if (up->cbs.on_connected)
@@ -425,8 +425,8 @@ static void s_ws_open(void *ud)
 	struct upstream *up = ud;
 
 	up->last_rx_ms = clock_mono_ms();
-	lws_sul_schedule(up->ctx, 0, &up->alive_sul, s_alive_cb,
-			 (lws_usec_t)up->cfg->ping_interval_ms * LWS_US_PER_MS);
+	timer_start(up->timers, &up->alive_timer, s_alive_cb,
+		    (uint64_t)up->cfg->ping_interval_ms * 1000);
 	if (up->state == UP_STOPPING)
 		wsclient_close(up->ws);
 	else
@@ -527,8 +527,8 @@ static const struct wsclient_cbs s_ws_cbs = {
 
 /* ---- public ----------------------------------------------------------------------- */
 
-struct upstream *upstream_new(struct lws_context *ctx, struct lws_vhost *vh, SSL_CTX *tls_ctx,
-			      const struct config *cfg, const char *key,
+struct upstream *upstream_new(struct lws_context *ctx, struct lws_vhost *vh, struct timers *timers,
+			      SSL_CTX *tls_ctx, const struct config *cfg, const char *key,
 			      const struct upstream_cbs *cbs, void *ud, char *err, size_t errlen)
 {
 	struct upstream *up = calloc(1, sizeof(*up));
@@ -538,7 +538,7 @@ struct upstream *upstream_new(struct lws_context *ctx, struct lws_vhost *vh, SSL
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	up->ctx = ctx;
+	up->timers = timers;
 	up->cfg = cfg;
 	up->key = key;
 	up->cbs = *cbs;
@@ -555,9 +555,9 @@ void upstream_destroy(struct upstream **self_p)
 	if (!self_p || !*self_p)
 		return;
 	up = *self_p;
-	lws_sul_cancel(&up->retry_sul);
-	lws_sul_cancel(&up->deadline_sul);
-	lws_sul_cancel(&up->alive_sul);
+	timer_stop(&up->retry_timer);
+	timer_stop(&up->deadline_timer);
+	timer_stop(&up->alive_timer);
 	wsclient_destroy(&up->ws);
 	s_queue_flush_unsent(up);
 	free(up);
@@ -571,7 +571,7 @@ void upstream_start(struct upstream *up)
 
 void upstream_stop(struct upstream *up)
 {
-	lws_sul_cancel(&up->retry_sul);
+	timer_stop(&up->retry_timer);
 	up->retry_scheduled = false;
 	s_set_state(up, UP_STOPPING);
 	if (!up->linked) {
@@ -587,7 +587,7 @@ void upstream_restart(struct upstream *up)
 	if (up->state == UP_STOPPING)
 		return;
 	if (!up->linked) {
-		lws_sul_cancel(&up->retry_sul);
+		timer_stop(&up->retry_timer);
 		up->retry_scheduled = false;
 		up->attempt = 0;
 		s_connect(up);

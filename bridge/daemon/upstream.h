@@ -12,6 +12,8 @@
 #include "config.h"
 #include "normalize.h"
 
+struct timers;
+
 enum up_state {
 	UP_CONNECTING,
 	UP_CONNECTED,
@@ -55,11 +57,11 @@ struct upstream_stats {
 	uint64_t dead;		/* connections declared dead by keep-alive */
 };
 
-/* cfg, key and tls_ctx (the client SSL_CTX for wss://, from tlsmem_ctx_new()) are
+/* timers, cfg, key and tls_ctx (the client SSL_CTX for wss://, from tlsmem_ctx_new()) are
  * borrowed and must outlive the upstream; key is re-read at each connect (the bridge
  * rewrites it on SIGHUP or after an auth failure). */
-struct upstream *upstream_new(struct lws_context *ctx, struct lws_vhost *vh, SSL_CTX *tls_ctx,
-			      const struct config *cfg, const char *key,
+struct upstream *upstream_new(struct lws_context *ctx, struct lws_vhost *vh, struct timers *timers,
+			      SSL_CTX *tls_ctx, const struct config *cfg, const char *key,
 			      const struct upstream_cbs *cbs, void *ud, char *err, size_t errlen);
 void upstream_destroy(struct upstream **self_p);
 
