@@ -7,7 +7,8 @@ Then starts one plurum-pulse-devserver, and for each transport (ws, wss) and rep
   - throughput: --events events of --size bytes emitted at the maximum rate, counted by
     raw_client (the reference), by sub_meter on a fresh bridge's PUB socket, and by two raw
     clients at once (to show the emitter is not the bottleneck);
-  - latency at each of --rates for --lat-seconds: raw_client and bridge+sub_meter;
+  - latency at each of --rates for --lat-seconds: raw_client and bridge+sub_meter, in
+    --lat-slices alternating slices;
   - memory: the bridge's VmHWM after the throughput run vs raw_client's; its VmRSS after a
     further --events events and --reconnects forced reconnects (flatness);
 then once per transport: contribute round trips (contrib_bench: paced at --contrib-rate per
@@ -368,20 +369,33 @@ def run_bridge_throughput(cfg, ds, br):
             "rss_start_kb": br.rss_start}
 
 
+def run_latency_slice(cfg, ds, transport, br, who, n, rate, path):
+    """n events at rate to the raw client or through the bridge; (result, sorted ns)."""
+    if who == "raw":
+        p, aid = start_raw(cfg, ds, transport, n, path)
+        ds.emit(aid, n, rate, cfg.size)
+        res = finish(p, cfg.timeout_s + n / rate, "raw_client")
+    else:
+        m = start_meter(cfg, br.events, n, path)
+        ds.emit(br.agent, n, rate, cfg.size)
+        res = finish(m, cfg.timeout_s + n / rate, "sub_meter")
+    return res, load_lat(path)
+
+
 def run_latency(cfg, ds, transport, br, rate, workdir):
-    n = int(rate * cfg.lat_seconds)
-    out = {}
-    raw_file = os.path.join(workdir, f"lat-raw-{transport}-{rate}.bin")
-    p, aid = start_raw(cfg, ds, transport, n, raw_file)
-    ds.emit(aid, n, rate, cfg.size)
-    rres = finish(p, cfg.timeout_s + cfg.lat_seconds, "raw_client")
-    out["raw"] = (rres, load_lat(raw_file))
-    br_file = os.path.join(workdir, f"lat-bridge-{transport}-{rate}.bin")
-    m = start_meter(cfg, br.events, n, br_file)
-    ds.emit(br.agent, n, rate, cfg.size)
-    bres = finish(m, cfg.timeout_s + cfg.lat_seconds, "sub_meter")
-    out["bridge"] = (bres, load_lat(br_file))
-    return out
+    """--lat-seconds of events at rate for each of raw client and bridge, in --lat-slices
+    alternating slices (raw first, then bridge first, ...): this machine's host load changes
+    from one second to the next, and two back-to-back windows of several seconds would
+    each catch a different part of it. Both pool the samples of their slices."""
+    n = max(1, int(rate * cfg.lat_seconds / cfg.lat_slices))
+    out = {"raw": [{"received": 0}, []], "bridge": [{"received": 0}, []]}
+    for i in range(cfg.lat_slices):
+        for who in (("raw", "bridge") if i % 2 == 0 else ("bridge", "raw")):
+            path = os.path.join(workdir, f"lat-{who}-{transport}-{rate}.bin")
+            res, vals = run_latency_slice(cfg, ds, transport, br, who, n, rate, path)
+            out[who][0]["received"] += res["received"]
+            out[who][1].extend(vals)
+    return {who: (res, sorted(vals)) for who, (res, vals) in out.items()}
 
 
 def run_flatness(cfg, ds, br, rss_before):
@@ -525,7 +539,9 @@ def one_transport(cfg, ds, transport, workdir, results):
             for who, (res, vals) in lat.items():
                 pc = percentiles(vals)
                 r["latency"][str(rate)][who] = {"pct_us": pc, "received": res["received"],
-                                               "expected": int(rate * cfg.lat_seconds)}
+                                               "expected": cfg.lat_slices * max(
+                                                   1, int(rate * cfg.lat_seconds
+                                                          / cfg.lat_slices))}
                 samples[rate][who].extend(vals)
         log(f"{transport} rep {rep + 1}: memory flatness ({cfg.reconnects} reconnects)")
         r["flat"] = run_flatness(cfg, ds, br, r["bridge"]["vmrss_kb"])
@@ -646,7 +662,7 @@ def fmt(v):
 
 def print_table(rows, cfg):
     print(f"\nplurum-pulse-bridge benchmark: {cfg.reps} reps, {cfg.events} events of ~{cfg.size} B"
-          f", latency {cfg.lat_seconds} s per rate, idle {cfg.idle_s} s"
+          f", latency {cfg.lat_seconds} s per rate in {cfg.lat_slices} slices, idle {cfg.idle_s} s"
           f"{' (quick)' if cfg.quick else ''}")
     hdr = f"{'tr':4} {'metric':52} {'median':>10} {'min..max':>23} {'target':>9} {'result':>6}"
     print(hdr)
@@ -668,6 +684,8 @@ def parse_args(argv):
     ap.add_argument("--size", type=int, default=450, help="event size in bytes")
     ap.add_argument("--rates", default="1000,5000,10000")
     ap.add_argument("--lat-seconds", type=float, help="seconds of events per latency rate")
+    ap.add_argument("--lat-slices", type=int,
+                    help="alternating raw/bridge slices the seconds of a rate are cut into")
     ap.add_argument("--idle-seconds", type=int, dest="idle_s")
     ap.add_argument("--reconnects", type=int)
     ap.add_argument("--contrib-rate", type=float, default=50.0, help="paced contributes/min")
@@ -683,9 +701,11 @@ def parse_args(argv):
     ap.add_argument("--profile", type=int, help="only run the bridge under callgrind for N events")
     ap.add_argument("--callgrind-out", default="callgrind.out.bridge")
     cfg = ap.parse_args(argv)
-    quick = {"reps": 3, "events": 50000, "lat_seconds": 2.0, "idle_s": 30, "reconnects": 3,
+    quick = {"reps": 3, "events": 50000, "lat_seconds": 2.0, "lat_slices": 2, "idle_s": 30,
+             "reconnects": 3,
              "contrib_paced": 5, "contrib_burst": 40}
-    full = {"reps": 3, "events": 200000, "lat_seconds": 10.0, "idle_s": 600, "reconnects": 5,
+    full = {"reps": 3, "events": 200000, "lat_seconds": 10.0, "lat_slices": 5, "idle_s": 600,
+            "reconnects": 5,
             "contrib_paced": 25, "contrib_burst": 200}
     for k, v in (quick if cfg.quick else full).items():
         if getattr(cfg, k) is None:
@@ -753,7 +773,7 @@ def main(argv):
     results = {"timestamp": stamp, "git": git_rev(), "host": os.uname().nodename,
                "cpus": os.cpu_count(),
                "config": {k: getattr(cfg, k) for k in
-                          ("quick", "reps", "events", "size", "rates", "lat_seconds", "idle_s",
+                          ("quick", "reps", "events", "size", "rates", "lat_seconds", "lat_slices", "idle_s",
                            "reconnects", "contrib_rate", "contrib_paced", "contrib_burst",
                            "contrib_concurrency", "transports")},
                "transports": {}, "idle": {}}
