@@ -22,7 +22,7 @@ struct timers {
 void timer_start(struct timers *ts, struct timer *t, timer_fn fn, uint64_t delay_us)
 {
 	timerq_insert(&ts->q, t, clock_mono_us() + delay_us, fn);
-	/* armed at once when it must fire sooner: lws may call back (from one of its own
+	/* a new earliest deadline is armed at once: lws may call back (from one of its own
 	 * timers) after the loop's timers_arm() and before its poll(), which would then wait
 	 * past it */
 	if (ts->q.head == t)
@@ -38,24 +38,23 @@ void timers_arm(struct timers *ts)
 {
 	struct itimerspec its;
 	uint64_t due = 0;
+	bool want = timerq_next_due(&ts->q, &due);
 
-	/* Only ever brought forward. An expiry set earlier than the first deadline (that timer
-	 * was stopped or started again later, as the stall timer is on every pass of a held
-	 * flush) is left to fire: one wake-up that finds nothing due and sets the right time,
-	 * instead of a system call each time a deadline moves back. */
-	if (!timerq_next_due(&ts->q, &due) || (ts->armed && ts->armed_us <= due))
+	if (want == ts->armed && (!want || due == ts->armed_us))
 		return;
-	memset(&its, 0, sizeof(its));
-	its.it_value.tv_sec = (time_t)(due / 1000000u);
-	its.it_value.tv_nsec = (long)(due % 1000000u) * 1000;
-	if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
-		its.it_value.tv_nsec = 1; /* all zero would disarm */
+	memset(&its, 0, sizeof(its)); /* all zero disarms */
+	if (want) {
+		/* a deadline already past still fires: 0 would mean "disarm" */
+		due = due ? due : 1;
+		its.it_value.tv_sec = (time_t)(due / 1000000u);
+		its.it_value.tv_nsec = (long)(due % 1000000u) * 1000;
+	}
 	if (timerfd_settime(ts->fd, TFD_TIMER_ABSTIME, &its, NULL) != 0) {
 		/* cannot happen with a valid fd and value; retried on the next pass */
 		log_error("timerfd_settime: %s", strerror(errno));
 		return;
 	}
-	ts->armed = true;
+	ts->armed = want;
 	ts->armed_us = due;
 }
 

@@ -34,10 +34,9 @@ static inline bool timer_pending(const struct timer *t)
 	return timer_queued(t);
 }
 
-/* Brings the timerfd forward to the earliest deadline when that is sooner than what it is
- * set to (timer_start() does it for a new first deadline). One set earlier than needed is
- * left to fire once and is then set right, so moving a deadline back or stopping a timer
- * costs no system call. The loop calls this before each lws_service(). */
+/* Sets the timerfd to the earliest deadline if it changed. timer_start() does it when the
+ * new deadline comes first; a stopped first timer leaves an earlier expiry set, which the
+ * loop drops by calling this before each lws_service() (no system call when unchanged). */
 void timers_arm(struct timers *ts);
 
 #endif
