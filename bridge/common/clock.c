@@ -3,28 +3,26 @@
 
 #include <time.h>
 
-static long long s_ms(clockid_t id)
+/* The one reader of both clocks: microseconds, which timers need; milliseconds from it. */
+static unsigned long long s_us(clockid_t id)
 {
 	struct timespec ts;
 
 	clock_gettime(id, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (unsigned long long)ts.tv_sec * 1000000u + (unsigned long long)ts.tv_nsec / 1000u;
 }
 
 long long clock_mono_ms(void)
 {
-	return s_ms(CLOCK_MONOTONIC);
+	return (long long)(s_us(CLOCK_MONOTONIC) / 1000u);
 }
 
 unsigned long long clock_mono_us(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (unsigned long long)ts.tv_sec * 1000000u + (unsigned long long)ts.tv_nsec / 1000u;
+	return s_us(CLOCK_MONOTONIC);
 }
 
 long long clock_wall_ms(void)
 {
-	return s_ms(CLOCK_REALTIME);
+	return (long long)(s_us(CLOCK_REALTIME) / 1000u);
 }
