@@ -388,7 +388,9 @@ def run_latency(cfg, ds, transport, br, rate, workdir):
     from one second to the next, and two back-to-back windows of several seconds would
     each catch a different part of it. Both pool the samples of their slices."""
     n = max(1, int(rate * cfg.lat_seconds / cfg.lat_slices))
-    out = {"raw": [{"received": 0}, []], "bridge": [{"received": 0}, []]}
+    expected = n * cfg.lat_slices
+    out = {"raw": [{"received": 0, "expected": expected}, []],
+           "bridge": [{"received": 0, "expected": expected}, []]}
     for i in range(cfg.lat_slices):
         for who in (("raw", "bridge") if i % 2 == 0 else ("bridge", "raw")):
             path = os.path.join(workdir, f"lat-{who}-{transport}-{rate}.bin")
@@ -539,9 +541,7 @@ def one_transport(cfg, ds, transport, workdir, results):
             for who, (res, vals) in lat.items():
                 pc = percentiles(vals)
                 r["latency"][str(rate)][who] = {"pct_us": pc, "received": res["received"],
-                                               "expected": cfg.lat_slices * max(
-                                                   1, int(rate * cfg.lat_seconds
-                                                          / cfg.lat_slices))}
+                                               "expected": res["expected"]}
                 samples[rate][who].extend(vals)
         log(f"{transport} rep {rep + 1}: memory flatness ({cfg.reconnects} reconnects)")
         r["flat"] = run_flatness(cfg, ds, br, r["bridge"]["vmrss_kb"])
@@ -773,8 +773,8 @@ def main(argv):
     results = {"timestamp": stamp, "git": git_rev(), "host": os.uname().nodename,
                "cpus": os.cpu_count(),
                "config": {k: getattr(cfg, k) for k in
-                          ("quick", "reps", "events", "size", "rates", "lat_seconds", "lat_slices", "idle_s",
-                           "reconnects", "contrib_rate", "contrib_paced", "contrib_burst",
+                          ("quick", "reps", "events", "size", "rates", "lat_seconds",
+                           "lat_slices", "idle_s", "reconnects", "contrib_rate", "contrib_paced", "contrib_burst",
                            "contrib_concurrency", "transports")},
                "transports": {}, "idle": {}}
     ds = Devserver(cfg.exe["devserver"], workdir)
