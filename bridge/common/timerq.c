@@ -3,48 +3,29 @@
 
 void timerq_remove(struct timer *t)
 {
-	struct timerq *q = t->q;
-
-	if (!q)
+	if (!t->q)
 		return;
-	if (t->prev)
-		t->prev->next = t->next;
-	else
-		q->head = t->next;
-	if (t->next)
-		t->next->prev = t->prev;
-	t->prev = t->next = NULL;
+	dlist_remove(&t->q->list, &t->link);
 	t->q = NULL;
-	q->count--;
 }
 
 void timerq_insert(struct timerq *q, struct timer *t, uint64_t due_us, timer_fn fn)
 {
-	struct timer *at, *before = NULL;
+	struct dlist_node *at;
 
 	timerq_remove(t); /* first: t may be the head the walk starts from */
-	at = q->head;
-	while (at && at->due_us <= due_us) {
-		before = at;
-		at = at->next;
-	}
+	for (at = q->list.head; at; at = at->next)
+		if (dlist_entry(at, struct timer, link)->due_us > due_us)
+			break;
 	t->due_us = due_us;
 	t->fn = fn;
 	t->q = q;
-	t->prev = before;
-	t->next = at;
-	if (before)
-		before->next = t;
-	else
-		q->head = t;
-	if (at)
-		at->prev = t;
-	q->count++;
+	dlist_insert_before(&q->list, at, &t->link);
 }
 
 struct timer *timerq_pop_due(struct timerq *q, uint64_t now_us)
 {
-	struct timer *t = q->head;
+	struct timer *t = timerq_first(q);
 
 	if (!t || t->due_us > now_us)
 		return NULL;
@@ -54,8 +35,10 @@ struct timer *timerq_pop_due(struct timerq *q, uint64_t now_us)
 
 bool timerq_next_due(const struct timerq *q, uint64_t *due_us)
 {
-	if (!q->head)
+	const struct timer *t = timerq_first(q);
+
+	if (!t)
 		return false;
-	*due_us = q->head->due_us;
+	*due_us = t->due_us;
 	return true;
 }

@@ -10,20 +10,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dlist.h"
+
 struct timer;
 typedef void (*timer_fn)(struct timer *t);
 
 /* Zero-initialised = not queued. The fields are the queue's: owners only read due_us. */
 struct timer {
-	struct timer *prev, *next;
+	struct dlist_node link;
 	struct timerq *q; /* NULL while not queued */
 	uint64_t due_us;  /* CLOCK_MONOTONIC microseconds, while queued */
 	timer_fn fn;
 };
 
+/* Zero-initialised = empty. */
 struct timerq {
-	struct timer *head; /* the earliest deadline */
-	size_t count;
+	struct dlist list; /* earliest deadline first */
 };
 
 /* Queue t for due_us (re-queueing it if it was queued, in this or another queue). Timers
@@ -38,6 +40,17 @@ struct timer *timerq_pop_due(struct timerq *q, uint64_t now_us);
 
 /* The earliest deadline in *due_us; false when the queue is empty. */
 bool timerq_next_due(const struct timerq *q, uint64_t *due_us);
+
+/* The timer with the earliest deadline, still queued; NULL when the queue is empty. */
+static inline struct timer *timerq_first(const struct timerq *q)
+{
+	return q->list.head ? dlist_entry(q->list.head, struct timer, link) : NULL;
+}
+
+static inline size_t timerq_count(const struct timerq *q)
+{
+	return q->list.count;
+}
 
 static inline bool timer_queued(const struct timer *t)
 {

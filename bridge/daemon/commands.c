@@ -16,6 +16,7 @@
 #include "command.h"
 #include "contribute.h"
 #include "curve.h"
+#include "dlist.h"
 #include "fdwatch.h"
 #include "inbox.h"
 #include "log.h"
@@ -53,7 +54,7 @@ struct addr {
 /* A request waiting for its reply (only contribute waits; the rest answer at once). */
 struct pending {
 	struct commands *c;
-	struct pending *prev, *next;
+	struct dlist_node link; /* in c->pending */
 	struct addr addr;
 };
 
@@ -62,7 +63,7 @@ struct commands {
 	void *sock;
 	struct fdwatch *watch;
 	struct contribute *cp;
-	struct pending *pending; /* a list, for shutdown */
+	struct dlist pending; /* for shutdown */
 	bool shutting_down;
 	uint64_t requests;
 	uint64_t dropped;   /* replies ZeroMQ could not route (client gone) */
@@ -236,18 +237,6 @@ static json_t *s_replay(struct commands *c, const struct cmd_request *req)
 	return r;
 }
 
-static void s_pending_unlink(struct pending *p)
-{
-	struct commands *c = p->c;
-
-	if (p->prev)
-		p->prev->next = p->next;
-	else
-		c->pending = p->next;
-	if (p->next)
-		p->next->prev = p->prev;
-}
-
 static void s_contribute_done(void *ud, json_t *reply)
 {
 	struct pending *p = ud;
@@ -258,7 +247,7 @@ static void s_contribute_done(void *ud, json_t *reply)
 	else
 		s_send_error(c, &p->addr, NULL, "outcome_unknown", "internal error building reply");
 	json_decref(reply);
-	s_pending_unlink(p);
+	dlist_remove(&c->pending, &p->link);
 	free(p);
 }
 
@@ -272,10 +261,7 @@ static void s_contribute(struct commands *c, const struct addr *a, struct cmd_re
 	}
 	p->c = c;
 	p->addr = *a;
-	p->next = c->pending;
-	if (c->pending)
-		c->pending->prev = p;
-	c->pending = p;
+	dlist_push_front(&c->pending, &p->link);
 	contribute_submit(c->cp, a->id, a->id_len, req, s_contribute_done, p);
 }
 
@@ -449,10 +435,10 @@ void commands_destroy(struct commands **self_p)
 		c->shutting_down = true;
 		contribute_destroy(&c->cp); /* answers what is left */
 	}
-	while (c->pending) { /* cannot happen: contribute answers all; never leak anyway */
-		struct pending *p = c->pending;
+	while (c->pending.head) { /* cannot happen: contribute answers all; never leak anyway */
+		struct pending *p = dlist_entry(c->pending.head, struct pending, link);
 
-		s_pending_unlink(p);
+		dlist_remove(&c->pending, &p->link);
 		free(p);
 	}
 	fdwatch_destroy(&c->watch);

@@ -16,6 +16,7 @@
 #include "bridge.h"
 #include "budget.h"
 #include "clock.h"
+#include "dlist.h"
 #include "fairq.h"
 #include "log.h"
 #include "outcome.h"
@@ -41,10 +42,10 @@ struct item {
 	void *ud;
 	enum item_state st;
 	bool answered;
-	bool via_ws;	   /* the path it took or takes */
-	struct item *dups; /* later requests with the same id, waiting for this outcome */
-	struct item *next; /* in dups, or in the awaiting FIFO */
-	struct item *all_next, *all_prev; /* every live item, for look-ups and shutdown */
+	bool via_ws;		    /* the path it took or takes */
+	struct item *dups;	    /* later requests with the same id, waiting for this outcome */
+	struct item *next;	    /* in dups, or in the awaiting FIFO */
+	struct dlist_node all_link; /* in cp->all: every live item, for look-ups and shutdown */
 };
 
 struct contribute_counts {
@@ -58,7 +59,7 @@ struct contribute {
 	struct budget *budget;
 	struct outcome_log *outcomes;
 	struct item *await_head, *await_tail; /* WebSocket messages written, reply pending */
-	struct item *all;
+	struct dlist all;		      /* of struct item, by all_link */
 	struct timer pump_timer, deadline_timer;
 	long long rest_down_until;
 	bool shutting_down;
@@ -74,12 +75,7 @@ static void s_item_free(struct item *it)
 {
 	struct contribute *cp = it->cp;
 
-	if (it->all_prev)
-		it->all_prev->all_next = it->all_next;
-	else
-		cp->all = it->all_next;
-	if (it->all_next)
-		it->all_next->all_prev = it->all_prev;
+	dlist_remove(&cp->all, &it->all_link);
 	cmd_request_clear(&it->req);
 	free(it);
 }
@@ -88,10 +84,13 @@ static void s_item_free(struct item *it)
 static struct item *s_find_in_flight(struct contribute *cp, const char *idkey,
 				     const struct item *self)
 {
-	for (struct item *it = cp->all; it; it = it->all_next)
+	for (const struct dlist_node *l = cp->all.head; l; l = l->next) {
+		struct item *it = dlist_entry(l, struct item, all_link);
+
 		if (it != self && !it->answered && it->st != IT_GONE &&
 		    strcmp(it->idkey, idkey) == 0)
 			return it;
+	}
 	return NULL;
 }
 
@@ -535,10 +534,7 @@ void contribute_submit(struct contribute *cp, const void *client, size_t client_
 	it->client_len = client_len < sizeof(it->client) ? client_len : sizeof(it->client);
 	memcpy(it->client, client, it->client_len);
 	it->deadline = clock_mono_ms() + it->req.timeout_ms;
-	it->all_next = cp->all;
-	if (cp->all)
-		cp->all->all_prev = it;
-	cp->all = it;
+	dlist_push_front(&cp->all, &it->all_link);
 	cp->n.submitted++;
 	idstr = json_string_value(it->req.id);
 	if (idstr) {
@@ -623,8 +619,8 @@ void contribute_destroy(struct contribute **self_p)
 	if (cp->queue)
 		contribute_shutdown(cp);
 	/* whatever is left (handed to upstream or REST, which are gone by now) */
-	while (cp->all) {
-		struct item *it = cp->all;
+	while (cp->all.head) {
+		struct item *it = dlist_entry(cp->all.head, struct item, all_link);
 
 		if (!it->answered) {
 			cp->n.unknown++;

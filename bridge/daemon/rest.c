@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "dlist.h"
 #include "timers.h"
 
 #define REST_TIMEOUT_DEFAULT_MS 30000
@@ -25,9 +26,9 @@
 
 struct rest_req {
 	struct rest_client *rc;
-	struct rest_req *prev, *next; /* in rc->queue or rc->wire */
-	struct timer deadline;	      /* the request's */
-	struct lws *wsi;	      /* while on the wire (may be NULL while connecting) */
+	struct dlist_node link; /* in rc->queue or rc->wire */
+	struct timer deadline;	/* the request's */
+	struct lws *wsi;	/* while on the wire (may be NULL while connecting) */
 	enum { REQ_NOWHERE, REQ_QUEUED, REQ_ON_WIRE } where;
 	char *method; /* owned */
 	char *path;   /* owned: base prefix + path_and_query */
@@ -47,11 +48,6 @@ struct rest_req {
 	const char *error; /* static text of a deferred failure */
 };
 
-struct req_list {
-	struct rest_req *head, *tail;
-	uint32_t count;
-};
-
 struct rest_client {
 	struct lws_context *ctx;
 	struct lws_vhost *vh;
@@ -63,37 +59,17 @@ struct rest_client {
 	int port;
 	bool tls, insecure;
 	uint32_t max_inflight;
-	struct req_list queue, wire;
+	struct dlist queue, wire;
 	lws_sorted_usec_list_t pump; /* starts queued requests from the loop */
 	bool pump_armed;
 };
 
 /* ---- lists ---------------------------------------------------------------------------- */
 
-static void s_list_append(struct req_list *l, struct rest_req *r)
+/* The first request of l; NULL when l is empty. */
+static struct rest_req *s_first(const struct dlist *l)
 {
-	r->next = NULL;
-	r->prev = l->tail;
-	if (l->tail != NULL)
-		l->tail->next = r;
-	else
-		l->head = r;
-	l->tail = r;
-	l->count++;
-}
-
-static void s_list_remove(struct req_list *l, struct rest_req *r)
-{
-	if (r->prev != NULL)
-		r->prev->next = r->next;
-	else
-		l->head = r->next;
-	if (r->next != NULL)
-		r->next->prev = r->prev;
-	else
-		l->tail = r->prev;
-	r->prev = r->next = NULL;
-	l->count--;
+	return l->head != NULL ? dlist_entry(l->head, struct rest_req, link) : NULL;
 }
 
 /* ---- finishing ------------------------------------------------------------------------ */
@@ -127,9 +103,9 @@ static void s_finish(struct rest_req *r, const char *error)
 	}
 	timer_stop(&r->deadline);
 	if (r->where == REQ_ON_WIRE)
-		s_list_remove(&rc->wire, r);
+		dlist_remove(&rc->wire, &r->link);
 	else if (r->where == REQ_QUEUED)
-		s_list_remove(&rc->queue, r);
+		dlist_remove(&rc->queue, &r->link);
 	r->where = REQ_NOWHERE;
 	r->wsi = NULL;
 	memset(&resp, 0, sizeof resp);
@@ -189,7 +165,7 @@ static void s_start(struct rest_client *rc, struct rest_req *r)
 		i.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED |
 				    LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK | LCCSCF_ALLOW_EXPIRED;
 
-	s_list_append(&rc->wire, r);
+	dlist_push_back(&rc->wire, &r->link);
 	r->where = REQ_ON_WIRE;
 	r->connecting = true;
 	wsi = lws_client_connect_via_info(&i);
@@ -212,8 +188,8 @@ static void s_pump_cb(lws_sorted_usec_list_t *sul)
 	struct rest_client *rc = lws_container_of(sul, struct rest_client, pump);
 	rc->pump_armed = false;
 	while (rc->queue.head != NULL && rc->wire.count < rc->max_inflight) {
-		struct rest_req *r = rc->queue.head;
-		s_list_remove(&rc->queue, r);
+		struct rest_req *r = s_first(&rc->queue);
+		dlist_remove(&rc->queue, &r->link);
 		s_start(rc, r);
 	}
 }
@@ -510,9 +486,9 @@ void rest_client_destroy(struct rest_client **self_p)
 	rc->pump_armed = true; /* no pump from the answers below */
 	rc->max_inflight = 0;
 	while (rc->wire.head != NULL)
-		s_abort(rc->wire.head, "shutting down");
+		s_abort(s_first(&rc->wire), "shutting down");
 	while (rc->queue.head != NULL)
-		s_abort(rc->queue.head, "shutting down");
+		s_abort(s_first(&rc->queue), "shutting down");
 	free(rc->address);
 	free(rc->host);
 	free(rc->prefix);
@@ -554,7 +530,7 @@ int rest_request(struct rest_client *rc, const char *method, const char *path_an
 		memcpy(r->body, body, len);
 		r->body[len] = '\0';
 	}
-	s_list_append(&rc->queue, r);
+	dlist_push_back(&rc->queue, &r->link);
 	r->where = REQ_QUEUED;
 	timer_start(rc->timers, &r->deadline, s_timeout_cb,
 		    (uint64_t)(timeout_ms ? timeout_ms : REST_TIMEOUT_DEFAULT_MS) * 1000);
@@ -564,10 +540,10 @@ int rest_request(struct rest_client *rc, const char *method, const char *path_an
 
 uint32_t rest_client_inflight(const struct rest_client *rc)
 {
-	return rc->wire.count;
+	return (uint32_t)rc->wire.count;
 }
 
 uint32_t rest_client_queued(const struct rest_client *rc)
 {
-	return rc->queue.count;
+	return (uint32_t)rc->queue.count;
 }

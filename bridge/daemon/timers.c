@@ -25,7 +25,7 @@ void timer_start(struct timers *ts, struct timer *t, timer_fn fn, uint64_t delay
 	/* a new earliest deadline is armed at once: lws may call back (from one of its own
 	 * timers) after the loop's timers_arm() and before its poll(), which would then wait
 	 * past it */
-	if (ts->q.head == t)
+	if (timerq_first(&ts->q) == t)
 		timers_arm(ts);
 }
 
@@ -63,7 +63,7 @@ void timers_arm(struct timers *ts)
  * another ripe timer (timer_stop unqueues it from wherever it is) keeps it from running. */
 static void s_run_due(struct timers *ts)
 {
-	struct timerq ripe = {NULL, 0};
+	struct timerq ripe = {0};
 	uint64_t now = clock_mono_us();
 	struct timer *t;
 
@@ -113,12 +113,13 @@ fail:
 void timers_destroy(struct timers **self_p)
 {
 	struct timers *ts;
+	struct timer *t;
 
 	if (!self_p || !*self_p)
 		return;
 	ts = *self_p;
-	while (ts->q.head)
-		timerq_remove(ts->q.head);
+	while ((t = timerq_first(&ts->q)))
+		timerq_remove(t);
 	fdwatch_destroy(&ts->watch);
 	close(ts->fd);
 	free(ts);

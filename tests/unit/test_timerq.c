@@ -28,23 +28,27 @@ static size_t s_pop_all(struct timerq *q, uint64_t now, struct timer **out, size
 /* Walks q both ways: every link consistent, sorted, count right. */
 static void s_check_links(const struct timerq *q)
 {
-	const struct timer *prev = NULL;
+	const struct dlist_node *prev = NULL;
 	size_t n = 0;
 
-	for (const struct timer *t = q->head; t; t = t->next) {
-		assert_ptr_equal(t->prev, prev);
+	for (const struct dlist_node *l = q->list.head; l; l = l->next) {
+		const struct timer *t = dlist_entry(l, const struct timer, link);
+
+		assert_ptr_equal(l->prev, prev);
 		assert_ptr_equal(t->q, q);
 		if (prev)
-			assert_true(prev->due_us <= t->due_us);
-		prev = t;
-		assert_true(++n <= q->count);
+			assert_true(dlist_entry(prev, const struct timer, link)->due_us <=
+				    t->due_us);
+		prev = l;
+		assert_true(++n <= timerq_count(q));
 	}
-	assert_int_equal(n, q->count);
+	assert_ptr_equal(q->list.tail, prev);
+	assert_int_equal(n, timerq_count(q));
 }
 
 static void pops_in_deadline_order(void **state)
 {
-	struct timerq q = {NULL, 0};
+	struct timerq q = {0};
 	struct timer a = {0}, b = {0}, c = {0}, *got[4];
 	uint64_t due = 0;
 
@@ -52,21 +56,21 @@ static void pops_in_deadline_order(void **state)
 	timerq_insert(&q, &a, 300, s_fn);
 	timerq_insert(&q, &b, 100, s_fn);
 	timerq_insert(&q, &c, 200, s_fn);
-	assert_int_equal(q.count, 3);
+	assert_int_equal(timerq_count(&q), 3);
 	assert_true(timerq_next_due(&q, &due));
 	assert_int_equal(due, 100);
 	assert_int_equal(s_pop_all(&q, 1000, got, 4), 3);
 	assert_ptr_equal(got[0], &b);
 	assert_ptr_equal(got[1], &c);
 	assert_ptr_equal(got[2], &a);
-	assert_int_equal(q.count, 0);
+	assert_int_equal(timerq_count(&q), 0);
 	assert_false(timerq_next_due(&q, &due));
 	assert_false(timer_queued(&a));
 }
 
 static void equal_deadlines_keep_queue_order(void **state)
 {
-	struct timerq q = {NULL, 0};
+	struct timerq q = {0};
 	struct timer a = {0}, b = {0}, c = {0}, *got[4];
 
 	(void)state;
@@ -81,7 +85,7 @@ static void equal_deadlines_keep_queue_order(void **state)
 
 static void pops_nothing_before_the_deadline(void **state)
 {
-	struct timerq q = {NULL, 0};
+	struct timerq q = {0};
 	struct timer a = {0}, b = {0}, *got[2];
 
 	(void)state;
@@ -91,12 +95,12 @@ static void pops_nothing_before_the_deadline(void **state)
 	assert_int_equal(s_pop_all(&q, 100, got, 2), 1); /* due at 100 means due at 100 */
 	assert_ptr_equal(got[0], &a);
 	assert_true(timer_queued(&b));
-	assert_int_equal(q.count, 1);
+	assert_int_equal(timerq_count(&q), 1);
 }
 
 static void requeueing_moves_the_deadline(void **state)
 {
-	struct timerq q = {NULL, 0};
+	struct timerq q = {0};
 	struct timer a = {0}, b = {0}, *got[2];
 	uint64_t due = 0;
 
@@ -104,7 +108,7 @@ static void requeueing_moves_the_deadline(void **state)
 	timerq_insert(&q, &a, 100, s_fn);
 	timerq_insert(&q, &b, 200, s_fn);
 	timerq_insert(&q, &a, 300, s_fn); /* later: b is now first */
-	assert_int_equal(q.count, 2);
+	assert_int_equal(timerq_count(&q), 2);
 	assert_true(timerq_next_due(&q, &due));
 	assert_int_equal(due, 200);
 	timerq_insert(&q, &a, 10, s_fn); /* earlier again */
@@ -116,7 +120,7 @@ static void requeueing_moves_the_deadline(void **state)
 
 static void requeueing_the_head_keeps_the_list_whole(void **state)
 {
-	struct timerq q = {NULL, 0};
+	struct timerq q = {0};
 	struct timer a = {0}, b = {0}, c = {0}, *got[3];
 
 	(void)state;
@@ -141,22 +145,22 @@ static void requeueing_the_head_keeps_the_list_whole(void **state)
 
 static void requeueing_into_another_queue_leaves_the_first(void **state)
 {
-	struct timerq q1 = {NULL, 0}, q2 = {NULL, 0};
+	struct timerq q1 = {0}, q2 = {0};
 	struct timer a = {0};
 
 	(void)state;
 	timerq_insert(&q1, &a, 100, s_fn);
 	timerq_insert(&q2, &a, 100, s_fn);
-	assert_int_equal(q1.count, 0);
-	assert_null(q1.head);
-	assert_int_equal(q2.count, 1);
+	assert_int_equal(timerq_count(&q1), 0);
+	assert_null(timerq_first(&q1));
+	assert_int_equal(timerq_count(&q2), 1);
 	assert_ptr_equal(a.q, &q2);
 }
 
 static void removes_from_head_middle_and_tail(void **state)
 {
-	struct timerq q = {NULL, 0};
-	struct timer t[5] = {{0}}, *got[5];
+	struct timerq q = {0};
+	struct timer t[5] = {0}, *got[5];
 
 	(void)state;
 	for (int i = 0; i < 5; i++)
@@ -166,11 +170,11 @@ static void removes_from_head_middle_and_tail(void **state)
 	timerq_remove(&t[4]); /* tail */
 	timerq_remove(&t[4]); /* again: nothing happens */
 	s_check_links(&q);
-	assert_int_equal(q.count, 2);
+	assert_int_equal(timerq_count(&q), 2);
 	assert_int_equal(s_pop_all(&q, 1000, got, 5), 2);
 	assert_ptr_equal(got[0], &t[1]);
 	assert_ptr_equal(got[1], &t[3]);
-	assert_null(q.head);
+	assert_null(timerq_first(&q));
 }
 
 static void removing_an_unqueued_timer_is_harmless(void **state)
@@ -184,7 +188,7 @@ static void removing_an_unqueued_timer_is_harmless(void **state)
 
 static void keeps_the_callback_and_deadline(void **state)
 {
-	struct timerq q = {NULL, 0};
+	struct timerq q = {0};
 	struct timer a = {0};
 
 	(void)state;
@@ -192,8 +196,8 @@ static void keeps_the_callback_and_deadline(void **state)
 	assert_ptr_equal(a.fn, s_fn);
 	assert_int_equal(a.due_us, 1234);
 	assert_ptr_equal(timerq_pop_due(&q, UINT64_MAX), &a);
-	assert_null(a.prev);
-	assert_null(a.next);
+	assert_null(a.link.prev);
+	assert_null(a.link.next);
 }
 
 int main(void)
