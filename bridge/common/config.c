@@ -78,9 +78,9 @@ static const struct opt s_opts[] = {
      "event ids remembered for de-duplication"},
     {"pub-hwm", NULL, OT_U32, 1, 10000000, "1000", OFF(pub_hwm),
      "envelopes queued for one subscriber; when full, the bridge waits for it (--pub-stall-ms)"},
-    {"pub-stall-ms", NULL, OT_U32, 0, 60000, "1000", OFF(pub_stall_ms),
+    {"pub-stall-ms", NULL, OT_U32, 0, 10000, "1000", OFF(pub_stall_ms),
      "how long a full subscriber may hold the bridge without taking an envelope before it "
-     "misses some (counted in status); 0: never wait"},
+     "misses some (counted in status); 0: never wait; at most half of --ping-interval-ms"},
     {"ping-interval-ms", NULL, OT_U32, 100, 600000, "20000", OFF(ping_interval_ms),
      "interval of WebSocket PING frames; about two without a sign of life is a dead link"},
     {"auth-timeout-ms", NULL, OT_U32, 1000, 600000, "30000", OFF(auth_timeout_ms),
@@ -661,6 +661,11 @@ static int s_load(struct config *cfg, int argc, char *const argv[], char *const 
 	/* a cap below the base means "never wait longer than the cap": the base follows it */
 	if (cfg->backoff_base_ms > cfg->backoff_cap_ms)
 		cfg->backoff_base_ms = cfg->backoff_cap_ms;
+	/* a held bridge reads nothing upstream, PINGs and PONGs included: a hold must end
+	 * well inside the keep-alive's two silent intervals (and the server's 20 s PONG
+	 * deadline, hence the range's 10 s), so the stall follows a short ping interval */
+	if (cfg->pub_stall_ms > cfg->ping_interval_ms / 2)
+		cfg->pub_stall_ms = cfg->ping_interval_ms / 2;
 	if ((rc = s_check_curve(cfg, err, errlen)) != PP_OK)
 		return rc;
 	bool remote_ok = cfg->allow_insecure_remote || config_curve_enabled(cfg);

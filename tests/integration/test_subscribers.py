@@ -158,6 +158,36 @@ def test_stuck_subscriber_holds_the_bridge_once_and_then_misses_alone(ctx):
     reader.close(0)
 
 
+def test_a_hold_ends_inside_a_short_keepalive(ctx):
+    # A held bridge reads nothing upstream, so its keep-alive hears nothing either: a hold
+    # as long as two ping intervals would make the bridge declare its own healthy
+    # connection dead and reconnect. The 5 s stall asked for here is cut to half the ping
+    # interval (300 ms), so the stuck subscriber overflows and the connection stays up.
+    flood, rate, extra = (8000, VALGRIND_RATE, ["--pub-hwm", str(VALGRIND_HWM)]
+                          ) if h.VALGRIND else (5000, 0, [])
+    w = SWorld(ctx, bridge_extra=["--ping-interval-ms", "600", "--pub-stall-ms", "5000"] + extra)
+    stuck = stuck_subscriber(ctx, w.bridge.events)
+    reader, _ = reading_subscriber(ctx, w.bridge.events)
+    w.dev.call("POST", "emit", {"agent_id": w.a, "count": flood, "rate": rate})
+    got, end = 0, time.monotonic() + h.scaled(60)
+    while got < flood and time.monotonic() < end:
+        if not reader.poll(200, zmq.POLLIN):
+            continue
+        topic, _ = reader.recv_multipart()
+        got += topic.startswith(b"contribution.received.")
+    bst, st = w.status(), w.dev.state()
+    print("    reader got %d/%d; holds %d, overflows %d; upstream connects %d" % (
+        got, flood, bst["counters"]["subscriber_holds"], bst["counters"]["subscriber_overflows"],
+        st["connects_total"]))
+    h.check(st["connects_total"] == 1 and bst["state"] == "connected",
+            "the bridge dropped its upstream connection while a subscriber held it")
+    h.check(got == flood, "the reading subscriber got %d of %d events" % (got, flood))
+    h.check(bst["counters"]["subscriber_holds"] >= 1, "no hold counted for a full queue")
+    h.check(bst["counters"]["subscriber_overflows"] >= 1, "the stuck subscriber never overflowed")
+    stuck.close(0)
+    reader.close(0)
+
+
 def slow_subscriber(ctx, endpoint):
     """A SUB whose own queues are small (RCVHWM 100, a 64 KiB socket buffer), so that when
     its application reads slowly, its ZeroMQ I/O thread stops reading too and the bridge's

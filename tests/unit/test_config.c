@@ -463,6 +463,23 @@ static void backoff_cap_below_the_base_lowers_the_base(void **state)
 	assert_int_equal(cfg.backoff_base_ms, 200);
 }
 
+static void stall_is_at_most_half_a_ping_interval(void **state)
+{
+	(void)state;
+	const char *shortping[] = {"--ping-interval-ms", "300", NULL};
+	const char *over[] = {"--ping-interval-ms", "8000", "--pub-stall-ms", "5000", NULL};
+	const char *fits[] = {"--ping-interval-ms", "8000", "--pub-stall-ms", "3000", NULL};
+	const char *toolong[] = {"--pub-stall-ms", "10001", NULL};
+	assert_int_equal(load(shortping, NULL), PP_OK);
+	assert_int_equal(cfg.pub_stall_ms, 150);
+	assert_int_equal(load(over, NULL), PP_OK);
+	assert_int_equal(cfg.pub_stall_ms, 4000);
+	assert_int_equal(load(fits, NULL), PP_OK);
+	assert_int_equal(cfg.pub_stall_ms, 3000);
+	assert_int_equal(load(toolong, NULL), PP_EUSAGE);
+	assert_non_null(strstr(err, "pub-stall-ms"));
+}
+
 static void default_endpoints_use_a_private_runtime_dir(void **state)
 {
 	(void)state;
@@ -527,6 +544,7 @@ int main(void)
 	    cmocka_unit_test(check_config_flag_is_recorded),
 	    cmocka_unit_test(print_shows_effective_settings),
 	    cmocka_unit_test(backoff_cap_below_the_base_lowers_the_base),
+	    cmocka_unit_test(stall_is_at_most_half_a_ping_interval),
 	    cmocka_unit_test(default_endpoints_use_a_private_runtime_dir),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
