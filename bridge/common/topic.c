@@ -3,27 +3,16 @@
 
 #include <string.h>
 
-/* Length of the UTF-8 sequence starting at s (at most n bytes), or 1 for an invalid byte:
- * a whole multi-byte character becomes one '_' so a non-ASCII domain keeps its shape. */
-static size_t s_utf8_len(const unsigned char *s, size_t n)
+#include "strutil.h"
+
+/* How many bytes at s become one '_': a whole valid UTF-8 character, so a non-ASCII
+ * domain keeps its shape, else one byte. The strict decoder the scanner validates with:
+ * an overlong form or a surrogate is a run of invalid bytes here too. */
+static size_t s_char_len(const unsigned char *s, size_t n)
 {
-	size_t need;
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xC2 && s[0] <= 0xDF)
-		need = 2;
-	else if (s[0] >= 0xE0 && s[0] <= 0xEF)
-		need = 3;
-	else if (s[0] >= 0xF0 && s[0] <= 0xF4)
-		need = 4;
-	else
-		return 1;
-	if (need > n)
-		return 1;
-	for (size_t i = 1; i < need; i++)
-		if ((s[i] & 0xC0) != 0x80)
-			return 1;
-	return need;
+	size_t k = str_utf8_len(s, n);
+
+	return k ? k : 1;
 }
 
 void topic_segment(const char *in, size_t len, char out[TOPIC_SEGMENT_MAX + 1])
@@ -46,7 +35,7 @@ void topic_segment(const char *in, size_t len, char out[TOPIC_SEGMENT_MAX + 1])
 			i++;
 		} else {
 			out[o++] = '_';
-			i += s_utf8_len(s + i, len - i);
+			i += s_char_len(s + i, len - i);
 		}
 	}
 	out[o] = '\0';

@@ -52,6 +52,11 @@ static void each_invalid_byte_becomes_one_underscore(void **state)
 	       "a",
 	       "__a");
 	seg_is("\xc3", "_"); /* truncated sequence */
+	seg_is("\xe0\x80\x80"
+	       "a",
+	       "___a");		       /* overlong NUL: three invalid bytes, not one character */
+	seg_is("\xed\xa0\x80", "___"); /* a UTF-16 surrogate is no character either */
+	seg_is("\xf4\x90\x80\x80", "____"); /* past U+10FFFF */
 }
 
 static void long_input_is_cut_to_64_bytes(void **state)
