@@ -52,6 +52,16 @@ class BenchError(Exception):
 # ---- small helpers -----------------------------------------------------------------------
 
 
+def child_env(**extra):
+    """The environment of the programs measured: this one's without SSL_CERT_FILE or
+    SSL_CERT_DIR, as under the systemd unit, so that every TLS client (the bridge, and lws
+    in the raw client) uses the system trust store the way a deployed one does; an
+    SSL_CERT_FILE makes the bridge parse that whole bundle at start (tlsmem.c)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("SSL_CERT_FILE", "SSL_CERT_DIR")}
+    env.update(extra)
+    return env
+
+
 def log(msg):
     print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
@@ -249,7 +259,7 @@ class Bridge:
         args += cfg.bridge_args
         if transport == "wss":
             args += ["--ca-file", ds.cert]
-        env = dict(os.environ, PLURUM_API_KEY=self.key)
+        env = child_env(PLURUM_API_KEY=self.key)
         self.proc = subprocess.Popen(list(prefix) + args, env=env, stdout=subprocess.DEVNULL,
                                      stderr=open(os.path.join(self.dir, "bridge.log"), "wb"))
         self.pid = self.proc.pid
@@ -299,7 +309,7 @@ def start_raw(cfg, ds, transport, count, out=None):
         args += ["--ca-file", ds.cert]
     if out:
         args += ["--out", out]
-    p = subprocess.Popen(args, env=dict(os.environ, BENCH_API_KEY=key), stdout=subprocess.PIPE,
+    p = subprocess.Popen(args, env=child_env(BENCH_API_KEY=key), stdout=subprocess.PIPE,
                          bufsize=0)
     read_line(p, 30, "raw_client")
     return p, aid

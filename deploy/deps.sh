@@ -6,10 +6,11 @@
 # Build: compilers, CMake and the four libraries. Tests: cmocka, Python with ZeroMQ and
 # websockets, clang + its runtime for the fuzz pass, systemd-analyze for the unit checks,
 # groff/man for the man pages, jq for the shell examples, valgrind for the memcheck stage,
-# strace for the idle-loop test.
+# strace for the idle-loop test, openssl (the command) for the tests' certificates,
+# ca-certificates for the system trust store a wss:// bridge verifies the server with.
 PP_DEB_PACKAGES="build-essential cmake pkg-config libwebsockets-dev libjansson-dev \
 libzmq3-dev libssl-dev libcmocka-dev python3 python3-zmq python3-websockets clang-format \
-clang libclang-rt-14-dev systemd groff-base man-db jq valgrind procps strace"
+clang libclang-rt-14-dev systemd groff-base man-db jq valgrind procps strace openssl ca-certificates"
 
 pp_missing_packages() {
 	missing=""

@@ -2,9 +2,12 @@
 #include "tlsmem.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
+#include <dirent.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
@@ -29,6 +32,45 @@ static void s_openssl_err(char *err, size_t errlen, const char *what, const char
 	ERR_clear_error();
 }
 
+bool tlsmem_dir_is_hashed(const char *dir)
+{
+	DIR *d = dir ? opendir(dir) : NULL;
+	struct dirent *e;
+	bool hashed = false;
+
+	if (!d)
+		return false;
+	while (!hashed && (e = readdir(d))) {
+		const char *n = e->d_name;
+		size_t i = 0;
+
+		while (i < 8 && isxdigit((unsigned char)n[i]))
+			i++;
+		hashed = i == 8 && n[8] == '.' && isdigit((unsigned char)n[9]);
+	}
+	closedir(d);
+	return hashed;
+}
+
+/* The system's trust store. By directory when it has OpenSSL's hashed links (Debian's
+ * ca-certificates keeps /etc/ssl/certs so): a certificate is then read when a chain needs
+ * it, instead of the whole bundle parsed at start (~140 certificates: 1.5 MB of memory and
+ * ~250 M instructions, to use one or two). Else, or when SSL_CERT_FILE names a bundle,
+ * OpenSSL's defaults: that file and the directory. */
+static void s_trust_system_store(SSL_CTX *ctx)
+{
+	const char *dir = getenv(X509_get_default_cert_dir_env());
+
+	if (!dir || !dir[0])
+		dir = X509_get_default_cert_dir();
+	if (!getenv(X509_get_default_cert_file_env()) && tlsmem_dir_is_hashed(dir) &&
+	    SSL_CTX_load_verify_locations(ctx, NULL, dir) == 1)
+		return;
+	ERR_clear_error();
+	if (SSL_CTX_set_default_verify_paths(ctx) != 1)
+		ERR_clear_error(); /* no system store: only ca_file will be trusted */
+}
+
 SSL_CTX *tlsmem_ctx_new(const char *ca_file, char *err, size_t errlen)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
@@ -39,8 +81,7 @@ SSL_CTX *tlsmem_ctx_new(const char *ca_file, char *err, size_t errlen)
 	}
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION);
-	if (SSL_CTX_set_default_verify_paths(ctx) != 1)
-		ERR_clear_error(); /* no system store: only ca_file will be trusted */
+	s_trust_system_store(ctx);
 	if (ca_file && ca_file[0] && SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1) {
 		s_openssl_err(err, errlen, "--ca-file", "cannot load the certificates");
 		SSL_CTX_free(ctx);

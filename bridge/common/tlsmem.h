@@ -21,6 +21,10 @@
  * The caller frees it with SSL_CTX_free(). */
 SSL_CTX *tlsmem_ctx_new(const char *ca_file, char *err, size_t errlen);
 
+/* Whether dir holds OpenSSL's hashed certificate links (a name of 8 hex digits, '.', a
+ * digit: "5ad8a5d6.0"), so that certificates can be looked up there by subject. */
+bool tlsmem_dir_is_hashed(const char *dir);
+
 struct tlsmem;
 
 /* A session to host (SNI, and the name the certificate must carry; an IP literal is

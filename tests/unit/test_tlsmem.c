@@ -553,6 +553,116 @@ static void cert_from_another_ca_is_refused(void **state)
 	srv_free(&s);
 }
 
+/* A temporary directory holding cert under name (NULL: its subject-hash link name). */
+static void make_store_dir(X509 *cert, const char *name, char *dir, size_t dirlen)
+{
+	char path[128], hashed[16];
+
+	snprintf(dir, dirlen, "/tmp/test_tlsmem_dir_XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	if (!name) {
+		snprintf(hashed, sizeof hashed, "%08lx.0", X509_subject_name_hash(cert));
+		name = hashed;
+	}
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(PEM_write_X509(f, cert), 1);
+	assert_int_equal(fclose(f), 0);
+}
+
+static void remove_store_dir(const char *dir, X509 *cert, const char *name)
+{
+	char path[128];
+
+	if (name)
+		snprintf(path, sizeof path, "%s/%s", dir, name);
+	else
+		snprintf(path, sizeof path, "%s/%08lx.0", dir, X509_subject_name_hash(cert));
+	unlink(path);
+	rmdir(dir);
+}
+
+/* The handshake result (0 or PP_EIO) of a client whose only trust is the system store,
+ * with SSL_CERT_DIR=dir; *loaded: the certificates its store held before the handshake. */
+static int handshake_with_cert_dir(const char *dir, int *loaded)
+{
+	struct srv s;
+	char err[256] = "";
+	const char *had_file = getenv("SSL_CERT_FILE"), *had_dir = getenv("SSL_CERT_DIR");
+	char *file_copy = had_file ? strdup(had_file) : NULL;
+	char *dir_copy = had_dir ? strdup(had_dir) : NULL;
+	int rc;
+
+	/* the test picks the store itself: SSL_CERT_FILE (set on some hosts) would win */
+	unsetenv("SSL_CERT_FILE");
+	assert_int_equal(setenv("SSL_CERT_DIR", dir, 1), 0);
+	SSL_CTX *ctx = tlsmem_ctx_new(NULL, err, sizeof err);
+	if (file_copy)
+		setenv("SSL_CERT_FILE", file_copy, 1);
+	if (dir_copy)
+		setenv("SSL_CERT_DIR", dir_copy, 1);
+	else
+		unsetenv("SSL_CERT_DIR");
+	free(file_copy);
+	free(dir_copy);
+	assert_non_null(ctx);
+	*loaded = sk_X509_OBJECT_num(X509_STORE_get0_objects(SSL_CTX_get_cert_store(ctx)));
+	srv_init(&s, g.cert);
+	struct tlsmem *c = client_new(ctx, "localhost", true);
+	rc = pump(c, &s, err, sizeof err);
+	tlsmem_destroy(&c);
+	srv_free(&s);
+	SSL_CTX_free(ctx);
+	return rc;
+}
+
+static void hashed_cert_dir_is_trusted_by_lookup(void **state)
+{
+	(void)state;
+	char dir[64];
+	int loaded = -1;
+
+	make_store_dir(g.cert, NULL, dir, sizeof dir);
+	assert_true(tlsmem_dir_is_hashed(dir));
+	/* trusted only through the directory: nothing else in the system store signs it */
+	assert_int_equal(handshake_with_cert_dir(dir, &loaded), 0);
+	assert_int_equal(loaded, 0); /* nothing was parsed before a chain needed it */
+	remove_store_dir(dir, g.cert, NULL);
+}
+
+static void unhashed_dir_falls_back_to_the_bundle(void **state)
+{
+	(void)state;
+	char dir[64];
+	int loaded = -1;
+
+	make_store_dir(g.cert, "server.pem", dir, sizeof dir);
+	assert_false(tlsmem_dir_is_hashed(dir));
+	/* OpenSSL's defaults then: the system bundle, which does not hold this cert */
+	assert_int_equal(handshake_with_cert_dir(dir, &loaded), PP_EIO);
+	assert_true(loaded > 0); /* the bundle, parsed whole */
+	remove_store_dir(dir, g.cert, "server.pem");
+}
+
+static void hashed_names_are_told_apart(void **state)
+{
+	(void)state;
+	const char *names[] = {"5ad8a5d6.0", "5AD8A5D6.12", "5ad8a5d6.r0",
+			       "5ad8a5d.0",  "README",	    "zzzzzzzz.0"};
+	const bool want[] = {true, true, false, false, false, false};
+	char dir[64];
+
+	assert_false(tlsmem_dir_is_hashed("/nonexistent/test_tlsmem"));
+	assert_false(tlsmem_dir_is_hashed(NULL));
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		make_store_dir(g.cert, names[i], dir, sizeof dir);
+		if (tlsmem_dir_is_hashed(dir) != want[i])
+			fail_msg("%s: hashed %d, wanted %d", names[i], !want[i], want[i]);
+		remove_store_dir(dir, g.cert, names[i]);
+	}
+}
+
 static void refused_session_stays_failed(void **state)
 {
 	(void)state;
@@ -879,6 +989,9 @@ int main(void)
 	    cmocka_unit_test(ipv6_host_is_refused_when_cert_lacks_it),
 	    cmocka_unit_test(untrusted_cert_without_ca_file_is_refused),
 	    cmocka_unit_test(cert_from_another_ca_is_refused),
+	    cmocka_unit_test(hashed_cert_dir_is_trusted_by_lookup),
+	    cmocka_unit_test(unhashed_dir_falls_back_to_the_bundle),
+	    cmocka_unit_test(hashed_names_are_told_apart),
 	    cmocka_unit_test(refused_session_stays_failed),
 	    cmocka_unit_test(refused_cert_sends_an_alert),
 	    cmocka_unit_test(insecure_accepts_untrusted_cert),
