@@ -21,6 +21,9 @@ struct dlist {
 /* The struct of type whose member is node. */
 #define dlist_entry(node, type, member) ((type *)(void *)((char *)(node)-offsetof(type, member)))
 
+/* The struct of type at the head of list l (a pointer, evaluated twice); NULL when empty. */
+#define dlist_first(l, type, member) ((l)->head ? dlist_entry((l)->head, type, member) : NULL)
+
 /* Links n in front of at; at NULL appends. n must not be in a list. */
 static inline void dlist_insert_before(struct dlist *l, struct dlist_node *at, struct dlist_node *n)
 {

@@ -44,7 +44,7 @@ bool timerq_next_due(const struct timerq *q, uint64_t *due_us);
 /* The timer with the earliest deadline, still queued; NULL when the queue is empty. */
 static inline struct timer *timerq_first(const struct timerq *q)
 {
-	return q->list.head ? dlist_entry(q->list.head, struct timer, link) : NULL;
+	return dlist_first(&q->list, struct timer, link);
 }
 
 static inline size_t timerq_count(const struct timerq *q)

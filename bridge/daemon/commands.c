@@ -427,6 +427,7 @@ void commands_shutdown(struct commands *c)
 void commands_destroy(struct commands **self_p)
 {
 	struct commands *c;
+	struct pending *p;
 
 	if (!self_p || !*self_p)
 		return;
@@ -435,9 +436,8 @@ void commands_destroy(struct commands **self_p)
 		c->shutting_down = true;
 		contribute_destroy(&c->cp); /* answers what is left */
 	}
-	while (c->pending.head) { /* cannot happen: contribute answers all; never leak anyway */
-		struct pending *p = dlist_entry(c->pending.head, struct pending, link);
-
+	/* cannot happen: contribute answers all; never leak anyway */
+	while ((p = dlist_first(&c->pending, struct pending, link))) {
 		dlist_remove(&c->pending, &p->link);
 		free(p);
 	}

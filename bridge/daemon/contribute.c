@@ -612,6 +612,7 @@ void contribute_shutdown(struct contribute *cp)
 void contribute_destroy(struct contribute **self_p)
 {
 	struct contribute *cp;
+	struct item *it;
 
 	if (!self_p || !*self_p)
 		return;
@@ -619,9 +620,7 @@ void contribute_destroy(struct contribute **self_p)
 	if (cp->queue)
 		contribute_shutdown(cp);
 	/* whatever is left (handed to upstream or REST, which are gone by now) */
-	while (cp->all.head) {
-		struct item *it = dlist_entry(cp->all.head, struct item, all_link);
-
+	while ((it = dlist_first(&cp->all, struct item, all_link))) {
 		if (!it->answered) {
 			cp->n.unknown++;
 			s_answer(it,

@@ -64,14 +64,6 @@ struct rest_client {
 	bool pump_armed;
 };
 
-/* ---- lists ---------------------------------------------------------------------------- */
-
-/* The first request of l; NULL when l is empty. */
-static struct rest_req *s_first(const struct dlist *l)
-{
-	return l->head != NULL ? dlist_entry(l->head, struct rest_req, link) : NULL;
-}
-
 /* ---- finishing ------------------------------------------------------------------------ */
 
 static void s_req_free(struct rest_req *r)
@@ -186,9 +178,11 @@ static void s_start(struct rest_client *rc, struct rest_req *r)
 static void s_pump_cb(lws_sorted_usec_list_t *sul)
 {
 	struct rest_client *rc = lws_container_of(sul, struct rest_client, pump);
+	struct rest_req *r;
+
 	rc->pump_armed = false;
-	while (rc->queue.head != NULL && rc->wire.count < rc->max_inflight) {
-		struct rest_req *r = s_first(&rc->queue);
+	while (rc->wire.count < rc->max_inflight &&
+	       (r = dlist_first(&rc->queue, struct rest_req, link)) != NULL) {
 		dlist_remove(&rc->queue, &r->link);
 		s_start(rc, r);
 	}
@@ -479,16 +473,17 @@ struct rest_client *rest_client_new(struct lws_context *ctx, struct lws_vhost *v
 void rest_client_destroy(struct rest_client **self_p)
 {
 	struct rest_client *rc;
+	struct rest_req *r;
 	if (self_p == NULL || *self_p == NULL)
 		return;
 	rc = *self_p;
 	lws_sul_cancel(&rc->pump);
 	rc->pump_armed = true; /* no pump from the answers below */
 	rc->max_inflight = 0;
-	while (rc->wire.head != NULL)
-		s_abort(s_first(&rc->wire), "shutting down");
-	while (rc->queue.head != NULL)
-		s_abort(s_first(&rc->queue), "shutting down");
+	while ((r = dlist_first(&rc->wire, struct rest_req, link)) != NULL)
+		s_abort(r, "shutting down");
+	while ((r = dlist_first(&rc->queue, struct rest_req, link)) != NULL)
+		s_abort(r, "shutting down");
 	free(rc->address);
 	free(rc->host);
 	free(rc->prefix);

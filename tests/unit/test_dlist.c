@@ -103,12 +103,29 @@ static void entry_finds_the_owner(void **state)
 	assert_int_equal(dlist_entry(&a.link, struct thing, link)->id, 7);
 }
 
+static void first_is_the_head_entry_or_null(void **state)
+{
+	struct dlist l = {0};
+	struct thing a = {.id = 1}, b = {.id = 2};
+
+	(void)state;
+	assert_null(dlist_first(&l, struct thing, link));
+	dlist_push_back(&l, &a.link);
+	dlist_push_front(&l, &b.link);
+	assert_ptr_equal(dlist_first(&l, struct thing, link), &b);
+	dlist_remove(&l, &b.link);
+	assert_ptr_equal(dlist_first(&l, struct thing, link), &a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(a_zeroed_list_is_empty),  cmocka_unit_test(pushes_at_both_ends),
-	    cmocka_unit_test(inserts_before_any_node), cmocka_unit_test(removes_from_anywhere),
+	    cmocka_unit_test(a_zeroed_list_is_empty),
+	    cmocka_unit_test(pushes_at_both_ends),
+	    cmocka_unit_test(inserts_before_any_node),
+	    cmocka_unit_test(removes_from_anywhere),
 	    cmocka_unit_test(entry_finds_the_owner),
+	    cmocka_unit_test(first_is_the_head_entry_or_null),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
