@@ -139,6 +139,32 @@ def thread_ticks(pid):
     return out
 
 
+def host_cpu():
+    """(steal, wanted) jiffies summed over this guest's CPUs (/proc/stat): steal is the time
+    the hypervisor ran something else while a vCPU of ours had work; wanted is that plus the
+    time spent running. Their ratio says how much of what this guest asked for it did not get,
+    the host noise every latency tail here sits on."""
+    with open("/proc/stat") as f:
+        user, nice, system, _idle, _iowait, irq, softirq, steal = \
+            (int(x) for x in f.readline().split()[1:9])
+    return steal, user + nice + system + irq + softirq + steal
+
+
+class StealMeter:
+    """with StealMeter() as m: ...; then m.pct is the host steal over the block, in % of the
+    CPU time this guest wanted (None if it wanted none)."""
+
+    def __enter__(self):
+        self.start = host_cpu()
+        self.pct = None
+        return self
+
+    def __exit__(self, *exc):
+        steal, wanted = (b - a for a, b in zip(self.start, host_cpu()))
+        self.pct = steal * 100.0 / wanted if wanted else None
+        return False
+
+
 def ticks_us(ticks):
     return ticks / CLK_TCK * 1e6
 
@@ -524,9 +550,10 @@ def run_zmq_floor(cfg, workdir, results):
         r = {"rate": rate_of(res), "received": res["received"], "latency": {}}
         for rate in cfg.rates:
             path = os.path.join(workdir, f"lat-floor-{rate}.bin")
-            run_floor_one(cfg, workdir, int(rate * cfg.lat_seconds), rate, path)
+            with StealMeter() as st:
+                run_floor_one(cfg, workdir, int(rate * cfg.lat_seconds), rate, path)
             vals = load_lat(path)
-            r["latency"][str(rate)] = {"pct_us": percentiles(vals)}
+            r["latency"][str(rate)] = {"pct_us": percentiles(vals), "steal_pct": st.pct}
             samples[rate].extend(vals)
         reps.append(r)
     results["zmq_floor"] = {"reps": reps, "envelope_bytes": cfg.size + ENVELOPE_OVERHEAD,
@@ -546,8 +573,9 @@ def one_transport(cfg, ds, transport, workdir, results):
         r["latency"] = {}
         for rate in cfg.rates:
             log(f"{transport} rep {rep + 1}: latency at {rate}/s")
-            lat = run_latency(cfg, ds, transport, br, rate, workdir)
-            r["latency"][str(rate)] = {}
+            with StealMeter() as st:
+                lat = run_latency(cfg, ds, transport, br, rate, workdir)
+            r["latency"][str(rate)] = {"steal_pct": st.pct}
             for who, (res, vals) in lat.items():
                 pc = percentiles(vals)
                 r["latency"][str(rate)][who] = {"pct_us": pc, "received": res["received"],
@@ -581,6 +609,9 @@ def floor_rows(cfg, results):
             rows.append(("zmq", f"latency {rate}/s ZeroMQ alone {p} (us)",
                          summary([(r["latency"][str(rate)]["pct_us"] or {}).get(p)
                                   for r in reps]), None, None))
+        rows.append(("zmq", f"latency {rate}/s host steal (% of CPU wanted)",
+                     summary([r["latency"][str(rate)].get("steal_pct") for r in reps]),
+                     None, None))
     return rows
 
 
@@ -626,6 +657,8 @@ def aggregate(cfg, results):
                       - r["latency"][k]["raw"]["pct_us"]["p99"]
                       if r["latency"][k]["bridge"]["pct_us"] and r["latency"][k]["raw"]["pct_us"]
                       else None)
+            rows.append((t, f"latency {rate}/s host steal (% of CPU wanted)",
+                         s(lambda r: r["latency"][k].get("steal_pct")), None, None))
             target = rate in (5000, 10000)
             rows.append((t, f"latency {rate}/s added p99 bridge-raw (us)", added,
                          "< 300" if target else None,
