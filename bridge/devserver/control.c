@@ -163,7 +163,7 @@ static void s_session_contribute(struct ds_server *ds, const char *sid, json_t *
 	ws_push_to_agent(ds, s->owner, "contribution_received", json_incref(contrib));
 	owner = state_agent_by_id(&ds->st, s->owner);
 	if (owner)
-		state_inbox_add_contrib(owner, json_incref(contrib));
+		state_inbox_add_contrib(&ds->st, owner, json_incref(contrib));
 	s_ok(ans, json_pack("{s:o}", "contribution", contrib)); /* steals contrib */
 }
 
@@ -473,13 +473,14 @@ static void s_state(struct ds_server *ds, struct http_answer *ans)
 		json_array_append_new(contribs, c);
 	}
 	s_ok(ans,
-	     json_pack("{s:o,s:I,s:I,s:I,s:o,s:I,s:o,s:b,s:I,s:I,s:o}", "connections", conns,
+	     json_pack("{s:o,s:I,s:I,s:I,s:o,s:I,s:o,s:b,s:I,s:I,s:o,s:I}", "connections", conns,
 		       "connects_total", (json_int_t)ds->st.connects_total, "auth_ok_total",
 		       (json_int_t)ds->st.auth_ok_total, "auth_failed_total",
 		       (json_int_t)ds->st.auth_failed_total, "closes", closes, "messages_received",
 		       (json_int_t)ds->st.messages_received, "contributions", contribs, "emitting",
 		       emitting, "emitted", (json_int_t)ds->st.emitted, "pongs_received",
-		       (json_int_t)ds->pongs_total, "pongs", s_pongs(ds)));
+		       (json_int_t)ds->pongs_total, "pongs", s_pongs(ds), "inbox_dropped",
+		       (json_int_t)ds->st.inbox_dropped));
 }
 
 /* /_dev/sessions/{S}/{verb}: S into sid and the verb, or false. */

@@ -21,6 +21,7 @@ struct ds_config {
 	int port, tls_port;
 	const char *bind;
 	int auth_timeout_ms, ping_interval_ms, pong_timeout_ms, rate_limit;
+	int inbox_cap; /* unread entries kept per agent */
 	bool throttle;
 	const char *cert_dir;
 	int log_level;

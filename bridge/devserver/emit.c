@@ -346,7 +346,7 @@ static size_t s_append_frame(struct ds_server *ds, struct emit_job *job, unsigne
 	}
 	if (job->agent) {
 		job->refs++; /* the inbox entry's reference */
-		state_inbox_add_emit(job->agent,
+		state_inbox_add_emit(&ds->st, job->agent,
 				     job->type == EMIT_OPENED	? INBOX_EMIT_OPENED
 				     : job->type == EMIT_CLOSED ? INBOX_EMIT_CLOSED
 								: INBOX_EMIT_CONTRIB,

@@ -39,6 +39,7 @@ static const struct opt s_opts[] = {
     {"--ping-interval-ms", OPT_INT, 1, 3600000, offsetof(struct ds_config, ping_interval_ms)},
     {"--pong-timeout-ms", OPT_INT, 1, 3600000, offsetof(struct ds_config, pong_timeout_ms)},
     {"--rate-limit", OPT_INT, 0, 1000000, offsetof(struct ds_config, rate_limit)},
+    {"--inbox-cap", OPT_INT, 1, 100000000, offsetof(struct ds_config, inbox_cap)},
     {"--throttle", OPT_FLAG, 0, 0, offsetof(struct ds_config, throttle)},
     {"--cert-dir", OPT_STR, 0, 0, offsetof(struct ds_config, cert_dir)},
     {"--log-level", OPT_INT, 0, 4095, offsetof(struct ds_config, log_level)},
@@ -49,7 +50,7 @@ static void s_usage(FILE *f)
 	fprintf(f, "usage: plurum-pulse-devserver [--port N] [--tls-port N] [--bind ADDR]\n"
 		   "         [--agent KEY=AGENT_ID]... [--auth-timeout-ms MS]\n"
 		   "         [--ping-interval-ms MS] [--pong-timeout-ms MS] [--rate-limit N]\n"
-		   "         [--throttle] [--cert-dir DIR] [--log-level L]\n"
+		   "         [--inbox-cap N] [--throttle] [--cert-dir DIR] [--log-level L]\n"
 		   "(docs/devserver.md)\n");
 }
 
@@ -99,6 +100,7 @@ static int s_parse_args(struct ds_server *ds, int argc, char **argv)
 				  .ping_interval_ms = 20000,
 				  .pong_timeout_ms = 20000,
 				  .rate_limit = 60,
+				  .inbox_cap = DS_INBOX_CAP,
 				  .log_level = LLL_ERR | LLL_WARN};
 	for (int i = 1; i < argc; i++) {
 		const struct opt *o = NULL;
@@ -252,6 +254,7 @@ int main(int argc, char **argv)
 		rc = r > 0 ? 0 : 2;
 		goto out;
 	}
+	ds.st.inbox_cap = (size_t)ds.cfg.inbox_cap;
 	if (ds.cfg.port < 0 && ds.cfg.tls_port < 0) {
 		fprintf(stderr, "devserver: both listeners are disabled\n");
 		rc = 2;

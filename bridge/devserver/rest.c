@@ -165,7 +165,8 @@ static void s_contribute(struct ds_server *ds, const struct http_in *in, const c
 	s = state_session_by_id(&ds->st, sid);
 	ws_push_to_agent(ds, s->owner, "contribution_received", json_incref(contrib));
 	if (state_agent_by_id(&ds->st, s->owner))
-		state_inbox_add_contrib(state_agent_by_id(&ds->st, s->owner), json_incref(contrib));
+		state_inbox_add_contrib(&ds->st, state_agent_by_id(&ds->st, s->owner),
+					json_incref(contrib));
 	if (ds->cmode == CM_DELAY)
 		ans->delay_ms = ds->delay_ms;
 	http_answer_json(ans, 201, contrib); /* steals contrib */

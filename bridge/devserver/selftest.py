@@ -36,6 +36,7 @@ class DevProc:
 
     def __init__(self, binary, extra=(), tls=False):
         self.dir = tempfile.mkdtemp(prefix="ppdev-selftest.")
+        self.binary = binary
         argv = [binary, "--port", "0", "--tls-port", "0" if tls else "-1", "--cert-dir",
                 self.dir, "--agent", KEY_A + "=" + AG_A, "--agent", KEY_B + "=" + AG_B,
                 "--agent", KEY_C + "=" + AG_C] + list(extra)
@@ -459,6 +460,7 @@ async def t_emit(dev):
     assert len(seen) == n
     st = dev.call("GET", "state")
     assert st["emitted"] == n and st["emitting"] is False, st["emitted"]
+    assert st["inbox_dropped"] == n - 100000, st["inbox_dropped"]  # the default cap
     print("    emit: %d events of ~200 B in %.2fs = %.0f/s (python client bound)" % (n, dt, n / dt))
     st, inbox = dev.http("GET", "/api/v1/pulse/inbox?limit=3", key=KEY_A)
     assert inbox["unread_count"] == 100000 - 0 or inbox["unread_count"] <= n, inbox["unread_count"]
@@ -476,6 +478,34 @@ async def t_emit(dev):
     dt = time.monotonic() - t0
     assert 0.4 < dt < 1.5, dt
     await wa.close()
+
+
+async def t_inbox_cap(dev):  # --inbox-cap 5
+    sid = dev.call("POST", "sessions", {"owner": AG_A, "topic": "t"})["session_id"]
+    for i in range(7):
+        dev.call("POST", "sessions/%s/contribute" % sid, {"contributor": AG_B,
+                                                          "content": {"i": i}})
+    st, inbox = dev.http("GET", "/api/v1/pulse/inbox?limit=10", key=KEY_A)
+    got = [e["event_data"]["content"]["i"] for e in inbox["events"]]
+    assert st == 200 and got == [2, 3, 4, 5, 6] and inbox["unread_count"] == 5, inbox
+    assert dev.call("GET", "state")["inbox_dropped"] == 2
+    # marking one from the middle keeps the order of the rest (the scan stops at its id)
+    mid = inbox["events"][2]["id"]
+    st, r = dev.http("POST", "/api/v1/pulse/inbox/mark-read", {"event_ids": [mid, mid, "nope"]},
+                     key=KEY_A)
+    assert r == {"marked_read": 1}, r
+    st, inbox = dev.http("GET", "/api/v1/pulse/inbox?limit=10", key=KEY_A)
+    got = [e["event_data"]["content"]["i"] for e in inbox["events"]]
+    assert got == [2, 3, 5, 6] and inbox["unread_count"] == 4, inbox
+    st, r = dev.http("POST", "/api/v1/pulse/inbox/mark-read",
+                     {"event_ids": [e["id"] for e in inbox["events"][:2]]}, key=KEY_A)
+    assert r == {"marked_read": 2}, r
+    st, inbox = dev.http("GET", "/api/v1/pulse/inbox?limit=10", key=KEY_A)
+    assert [e["event_data"]["content"]["i"] for e in inbox["events"]] == [5, 6], inbox
+    for bad in ("0", "x", "100000001"):
+        p = subprocess.run([dev.binary, "--inbox-cap", bad], capture_output=True, text=True,
+                           timeout=10)
+        assert p.returncode == 2 and "--inbox-cap wants an integer" in p.stderr, (bad, p)
 
 
 async def t_wss(dev):
@@ -511,6 +541,7 @@ GROUPS = [
                  t_contribute_modes, t_emit, t_signals]),
     (["--auth-timeout-ms", "300"], False, [t_auth_timeout]),
     (["--rate-limit", "5"], False, [t_rate_limit]),
+    (["--inbox-cap", "5"], False, [t_inbox_cap]),
     (["--pong-timeout-ms", "500"], False, [t_control_faults]),
     (["--ping-interval-ms", "200", "--pong-timeout-ms", "300"], False, [t_keepalive]),
     ([], True, [t_wss]),

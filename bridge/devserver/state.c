@@ -77,6 +77,7 @@ static int s_grow(void **vec, size_t *cap, size_t len, size_t sz)
 void state_init(struct ds_state *st)
 {
 	memset(st, 0, sizeof(*st));
+	st->inbox_cap = DS_INBOX_CAP;
 }
 
 static void s_entry_free(struct inbox_entry *e)
@@ -281,26 +282,29 @@ char *state_event_text(const char *type, json_t *data, size_t *len)
 	return text;
 }
 
-/* Appends a slot to a's inbox, dropping the oldest entry at the cap. */
-static struct inbox_entry *s_inbox_slot(struct agent *a)
+/* Appends a slot to a's inbox, dropping the oldest entries at the cap. Every entry held is
+ * unread, so a drop loses events: st->inbox_dropped counts them, for a test to tell a server
+ * that forgot events from a client that missed them. */
+static struct inbox_entry *s_inbox_slot(struct ds_state *st, struct agent *a)
 {
-	if (a->inbox_len >= DS_INBOX_CAP) {
-		/* Why a tenth at once: one memmove per 10,000 events, not one per event. */
-		size_t drop = DS_INBOX_CAP / 10;
+	if (a->inbox_len >= st->inbox_cap) {
+		/* Why a tenth at once: one memmove per cap/10 events, not one per event. */
+		size_t drop = st->inbox_cap >= 10 ? st->inbox_cap / 10 : 1;
 
 		for (size_t i = 0; i < drop; i++)
 			s_entry_free(&a->inbox[i]);
 		memmove(&a->inbox[0], &a->inbox[drop], (a->inbox_len - drop) * sizeof(a->inbox[0]));
 		a->inbox_len -= drop;
+		st->inbox_dropped += drop;
 	}
 	if (s_grow((void **)&a->inbox, &a->inbox_cap, a->inbox_len, sizeof(a->inbox[0])))
 		return NULL;
 	return &a->inbox[a->inbox_len++];
 }
 
-void state_inbox_add_contrib(struct agent *a, json_t *contrib)
+void state_inbox_add_contrib(struct ds_state *st, struct agent *a, json_t *contrib)
 {
-	struct inbox_entry *e = s_inbox_slot(a);
+	struct inbox_entry *e = s_inbox_slot(st, a);
 
 	if (!e) {
 		json_decref(contrib);
@@ -312,10 +316,10 @@ void state_inbox_add_contrib(struct agent *a, json_t *contrib)
 	e->u.real.contrib = contrib;
 }
 
-void state_inbox_add_emit(struct agent *a, uint8_t kind, struct emit_job *job, uint64_t seq,
-			  int64_t created_ns)
+void state_inbox_add_emit(struct ds_state *st, struct agent *a, uint8_t kind, struct emit_job *job,
+			  uint64_t seq, int64_t created_ns)
 {
-	struct inbox_entry *e = s_inbox_slot(a);
+	struct inbox_entry *e = s_inbox_slot(st, a);
 
 	if (!e) {
 		emit_job_unref(job);
@@ -437,7 +441,7 @@ size_t state_inbox_mark_read(struct agent *a, json_t *event_ids)
 	size_t w = 0, n = 0, i;
 	json_t *set = NULL, *v;
 
-	/* a hash set of the ids: the inbox holds up to 100,000 entries, and comparing each
+	/* a hash set of the ids: the inbox holds up to --inbox-cap entries, and comparing each
 	 * with each id made one call cost a tenth of a second of this single thread */
 	if (event_ids) {
 		set = json_object();
@@ -449,7 +453,10 @@ size_t state_inbox_mark_read(struct agent *a, json_t *event_ids)
 				json_object_set(set, json_string_value(v), json_true());
 		}
 	}
-	for (i = 0; i < a->inbox_len; i++) {
+	/* Why it stops once every id is found: a client marks what it just read, the oldest
+	 * page, and formatting the id of each of the hundreds of thousands of entries after it
+	 * made a recovery slower than the events it was catching up with. */
+	for (i = 0; i < a->inbox_len && (!set || n < json_object_size(set)); i++) {
 		struct inbox_entry *e = &a->inbox[i];
 
 		if (e->kind != INBOX_EMIT_OPENED && e->kind != INBOX_EMIT_CLOSED &&
@@ -460,7 +467,9 @@ size_t state_inbox_mark_read(struct agent *a, json_t *event_ids)
 		}
 		a->inbox[w++] = *e;
 	}
-	a->inbox_len = w;
+	if (i < a->inbox_len)
+		memmove(&a->inbox[w], &a->inbox[i], (a->inbox_len - i) * sizeof(a->inbox[0]));
+	a->inbox_len = w + (a->inbox_len - i);
 	json_decref(set);
 	return n;
 }

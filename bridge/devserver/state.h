@@ -13,8 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DS_ID_LEN	36 /* a UUID-like string, without the NUL */
-#define DS_INBOX_CAP	100000
+#define DS_ID_LEN	36     /* a UUID-like string, without the NUL */
+#define DS_INBOX_CAP	100000 /* per agent, unless --inbox-cap says otherwise */
 #define DS_CLOSES_CAP	10000
 #define DS_CONTRIBS_CAP 100000
 
@@ -92,6 +92,8 @@ struct ds_state {
 	size_t contribs_len, contribs_cap;
 	uint64_t connects_total, auth_ok_total, auth_failed_total, messages_received;
 	uint64_t emitted;
+	size_t inbox_cap;	/* unread entries an agent keeps (DS_INBOX_CAP by default) */
+	uint64_t inbox_dropped; /* unread entries dropped at that cap, all agents */
 };
 
 /* Time helpers: CLOCK_REALTIME ns; ISO 8601 UTC with milliseconds into out (>= 25 bytes). */
@@ -126,10 +128,11 @@ json_t *state_contribution_new(const char *session_id, const char *contributor, 
 /* {"type":T,"data":data} serialized; steals data. Caller frees the string. */
 char *state_event_text(const char *type, json_t *data, size_t *len);
 
-/* Inbox. state_inbox_add_contrib steals contrib. Oldest entries drop past DS_INBOX_CAP. */
-void state_inbox_add_contrib(struct agent *a, json_t *contrib);
-void state_inbox_add_emit(struct agent *a, uint8_t kind, struct emit_job *job, uint64_t seq,
-			  int64_t created_ns);
+/* Inbox. state_inbox_add_contrib steals contrib. Past st->inbox_cap the oldest unread
+ * entries are dropped (and counted in st->inbox_dropped). */
+void state_inbox_add_contrib(struct ds_state *st, struct agent *a, json_t *contrib);
+void state_inbox_add_emit(struct ds_state *st, struct agent *a, uint8_t kind, struct emit_job *job,
+			  uint64_t seq, int64_t created_ns);
 /* The inbox answer for GET /pulse/inbox; moves the check forward. New reference. */
 json_t *state_inbox_get(struct ds_state *st, struct agent *a, int limit, const char *event_type);
 /* Marks (removes) entries; event_ids NULL = all. Returns how many. */
