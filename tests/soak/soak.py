@@ -263,11 +263,15 @@ class Soak:
     def dev(self, method, path, body=None):
         """(epoch, answer) or (epoch, None) when the devserver is not answering."""
         with self.server_lock:
-            epoch = self.epoch
-            try:
-                return epoch, self.ds.call(method, path, body, expect_ok=False)
-            except (urllib.error.URLError, ConnectionError, OSError, ValueError):
-                return epoch, None
+            return self.epoch, self.dev_locked(method, path, body)
+
+    def dev_locked(self, method, path, body=None):
+        """The answer, or None when the devserver is not answering (caller holds
+        server_lock)."""
+        try:
+            return self.ds.call(method, path, body, expect_ok=False)
+        except (urllib.error.URLError, ConnectionError, OSError, ValueError):
+            return None
 
     def note_fault(self, name):
         self.faults[name] = self.faults.get(name, 0) + 1
@@ -346,9 +350,10 @@ class Soak:
 
     def note_inbox_dropped(self):
         """Adds what this server dropped at its inbox cap (caller holds server_lock)."""
-        try:
-            self.inbox_dropped += self.ds.call("GET", "state")["inbox_dropped"]
-        except (urllib.error.URLError, ConnectionError, OSError, ValueError, KeyError):
+        st = self.dev_locked("GET", "state")
+        if st and "inbox_dropped" in st:
+            self.inbox_dropped += st["inbox_dropped"]
+        else:
             self.inbox_dropped_unknown = True
 
     def kill_and_restart(self):
