@@ -29,12 +29,24 @@ class Collector:
     def __init__(self, sub):
         self.sub = sub
         self.events = []  # (topic, envelope) in arrival order
+        self.status_seqs = set()  # of bridge.status events kept
 
     def pump(self, timeout=0.05):
         m = self.sub.try_recv(timeout)
         while m is not None:
-            self.events.append(m)
+            self.take(*m)
             m = self.sub.try_recv(0)
+
+    def take(self, topic, env):
+        """Keeps an event, but not the last-value-cache copy of a bridge.status: the bridge
+        re-sends its cached status (same seq) to a new subscriber, and a subscription that
+        races a state change can receive the live status first and that copy later, after a
+        mark(), where an old "connected" would pass for a new one."""
+        if topic == "bridge.status":
+            if env["seq"] in self.status_seqs:
+                return
+            self.status_seqs.add(env["seq"])
+        self.events.append((topic, env))
 
     def mark(self):
         """The index from which later waits look: what is already queued is taken in first,
