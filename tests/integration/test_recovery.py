@@ -38,10 +38,10 @@ class Collector:
             m = self.sub.try_recv(0)
 
     def take(self, topic, env):
-        """Keeps an event, but not the last-value-cache copy of a bridge.status: the bridge
-        re-sends its cached status (same seq) to a new subscriber, and a subscription that
-        races a state change can receive the live status first and that copy later, after a
-        mark(), where an old "connected" would pass for a new one."""
+        """Keeps an event, but not a last-value-cache copy of a bridge.status: whenever a
+        subscription to it arrives, the bridge re-sends its cached status (same seq) to every
+        subscriber of it, so a copy can come after the live status, even after a mark(),
+        where an old "connected" would pass for a new one."""
         if topic == "bridge.status":
             if env["seq"] in self.status_seqs:
                 return
