@@ -5,6 +5,7 @@
  * the same buffer: one growing allocation per event, no intermediate json_t envelope. */
 #include "jsonbytes.h"
 #include "normalize.h"
+#include "shtext.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -27,7 +28,7 @@ static bool s_reserve(struct sbuf *b, size_t more)
 	size_t cap = b->cap ? b->cap : 256;
 	while (cap < b->len + more + 1)
 		cap *= 2;
-	char *np = realloc(b->p, cap);
+	char *np = shtext_resize(b->p, cap);
 	if (np == NULL) {
 		b->failed = true;
 		return false;
@@ -162,11 +163,11 @@ static char *s_finish(struct sbuf *b, size_t *len)
 {
 	s_put(b, "}", 1);
 	if (b->failed) {
-		free(b->p);
+		shtext_unref(b->p);
 		return NULL;
 	}
 	if (b->cap - (b->len + 1) >= 64) {
-		char *np = realloc(b->p, b->len + 1); /* shrinking: in place with glibc */
+		char *np = shtext_resize(b->p, b->len + 1); /* shrinking: in place with glibc */
 		if (np != NULL)
 			b->p = np;
 	}

@@ -66,8 +66,9 @@ void norm_event_clear(struct norm_event *ev);
 /* Serialize an envelope with the contract's key order:
  * v, run, seq, id, type, source, received_at, agent_id, data.
  * id and agent_id may be NULL or "" (JSON null). data is borrowed.
- * Returns a malloc'd NUL-terminated string (caller frees) and its length in *len,
- * or NULL on allocation failure. */
+ * Returns a NUL-terminated shtext (shtext.h: the caller holds its one reference and
+ * releases it with shtext_unref(), not free()) and its length in *len, or NULL on
+ * allocation failure. */
 char *envelope_dump(const char *run, unsigned long long seq, const char *id, const char *type,
 		    const char *source, const char *received_at, const char *agent_id, json_t *data,
 		    size_t *len);

@@ -1,15 +1,17 @@
 /* ring.c: the replay ring of recent envelopes, ordered by seq (pure).
  *
- * A circular array of owned copies; seq grows strictly, so the entries after a given seq
- * are found by binary search. A capacity of 0 is allowed and holds nothing (replay off). */
+ * A circular array of envelopes (shtext.h: the ring holds one reference to each); seq
+ * grows strictly, so the entries after a given seq are found by binary search. A capacity
+ * of 0 is allowed and holds nothing (replay off). */
 #include "ring.h"
 
 #include <stdlib.h>
-#include <string.h>
+
+#include "shtext.h"
 
 struct ring_entry {
 	uint64_t seq;
-	char *text; /* owned, NUL-terminated */
+	char *text; /* a shtext: one reference is the ring's */
 	size_t len;
 };
 
@@ -43,7 +45,7 @@ void ring_destroy(struct ring **self_p)
 		return;
 	struct ring *r = *self_p;
 	for (size_t i = 0; i < r->count; i++)
-		free(r->e[(r->head + i) % r->capacity].text);
+		shtext_unref(r->e[(r->head + i) % r->capacity].text);
 	free(r->e);
 	free(r);
 	*self_p = NULL;
@@ -57,15 +59,15 @@ static struct ring_entry *s_at(const struct ring *r, size_t i)
 int ring_push_take(struct ring *r, uint64_t seq, char *text, size_t len)
 {
 	if (r->count > 0 && seq <= r->last_seq) {
-		free(text);
+		shtext_unref(text);
 		return -1; /* contract: seq grows; a misuse is refused, not reordered */
 	}
 	if (r->capacity == 0) {
-		free(text);
+		shtext_unref(text);
 		return 0;
 	}
 	if (r->count == r->capacity) {
-		free(r->e[r->head].text);
+		shtext_unref(r->e[r->head].text);
 		r->head = (r->head + 1) % r->capacity;
 		r->count--;
 	}
@@ -80,12 +82,10 @@ int ring_push_take(struct ring *r, uint64_t seq, char *text, size_t len)
 
 int ring_push(struct ring *r, uint64_t seq, const char *text, size_t len)
 {
-	char *copy = malloc(len + 1);
+	char *copy = shtext_dup(text, len);
 
 	if (copy == NULL)
 		return -1;
-	memcpy(copy, text, len);
-	copy[len] = '\0';
 	return ring_push_take(r, seq, copy, len);
 }
 

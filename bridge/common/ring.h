@@ -12,8 +12,8 @@ void ring_destroy(struct ring **self_p);
 /* Append (copies text). seq must be greater than the last appended. Evicts the oldest
  * when full. Returns 0 or -1 on allocation failure. */
 int ring_push(struct ring *r, uint64_t seq, const char *text, size_t len);
-/* The same, taking ownership of text (malloc'd, NUL-terminated at len): no copy. text is
- * freed (now or at eviction) whatever the result. */
+/* The same, taking the caller's reference to text (a shtext, NUL-terminated at len): no
+ * copy. That reference is dropped (now or at eviction) whatever the result. */
 int ring_push_take(struct ring *r, uint64_t seq, char *text, size_t len);
 /* Oldest seq held, or 0 when empty. */
 uint64_t ring_oldest_seq(const struct ring *r);

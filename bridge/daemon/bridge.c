@@ -22,6 +22,7 @@
 #include "notify.h"
 #include "publisher.h"
 #include "rest.h"
+#include "shtext.h"
 #include "signals.h"
 #include "timers.h"
 #include "tlsmem.h"
@@ -376,7 +377,13 @@ static int s_create_zmq(struct bridge *b, char *err, size_t errlen)
 	const struct publisher_limits limits = {
 	    .ring = b->cfg.replay_size, .dedup = b->cfg.dedup_size, .hwm = (int)b->cfg.pub_hwm};
 
-	b->pub = publisher_new(b->zctx, b->curve, b->cfg.events, b->run, &limits, err, errlen);
+	b->bin = shtext_bin_new();
+	if (!b->bin) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	b->pub =
+	    publisher_new(b->zctx, b->bin, b->curve, b->cfg.events, b->run, &limits, err, errlen);
 	if (!b->pub)
 		return -1;
 	b->pub_watch =
@@ -442,6 +449,7 @@ static void s_teardown(struct bridge *b)
 	if (b->zctx)
 		zmq_ctx_term(b->zctx);
 	b->zctx = NULL;
+	shtext_bin_destroy(&b->bin); /* ZeroMQ's threads are gone: nothing drops into it now */
 	if (b->sigfd >= 0)
 		close(b->sigfd);
 	if (b->events_path[0])

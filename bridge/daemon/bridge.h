@@ -19,6 +19,7 @@ struct rest_client;
 struct inbox;
 struct curve;
 struct timers;
+struct shtext_bin;
 
 /* Event kinds counted in status (by envelope type). */
 enum ev_kind { EVK_SESSION_OPENED, EVK_SESSION_CLOSED, EVK_CONTRIBUTION, EVK_UPSTREAM, EVK_COUNT };
@@ -40,6 +41,7 @@ struct bridge {
 	struct timers *timers; /* every timer of the daemon (timers.h) */
 	SSL_CTX *tls;	       /* the one client TLS context: lws' (REST) and the upstream's */
 	void *zctx;
+	struct shtext_bin *bin; /* envelopes ZeroMQ released last; outlives zctx */
 	struct publisher *pub;
 	struct fdwatch *pub_watch;
 	struct curve *curve; /* CurveZMQ and its ZAP handler; NULL when not configured */

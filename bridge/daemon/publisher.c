@@ -27,7 +27,10 @@
  * parsing and formatting, nearly every envelope paid that; sent in a burst, the burst
  * pays it once. Nothing waits for a timer: the pass is at most one read's worth of work,
  * and a lone event goes out as soon as its pass ends. The ring takes each envelope once
- * it is sent, so a ring smaller than a pass never drops one unsent. */
+ * it is sent, so a ring smaller than a pass never drops one unsent.
+ *
+ * An envelope is sent in place, not copied: ZeroMQ and the ring each hold a reference to
+ * the one text (shtext.h says why that matters more than the copy). */
 #include "publisher.h"
 
 #include <errno.h>
@@ -40,6 +43,7 @@
 #include "dedup.h"
 #include "log.h"
 #include "ring.h"
+#include "shtext.h"
 #include "topic.h"
 
 #define DRAIN_BATCH 256
@@ -53,18 +57,19 @@
 /* An envelope with its seq, waiting for publisher_flush(). */
 struct pending {
 	uint64_t seq;
-	char *text; /* owned until sent, then the ring's */
+	char *text; /* a shtext: this reference passes to the ring once sent */
 	size_t len;
 	char topic[TOPIC_MAX];
 };
 
 struct publisher {
 	void *sock;
+	struct shtext_bin *bin; /* borrowed: envelopes ZeroMQ released last */
 	char run[40];
 	uint64_t seq;
 	struct ring *ring;
 	struct dedup *seen;
-	char *status_text; /* last bridge.status envelope (owned) */
+	char *status_text; /* last bridge.status envelope (a shtext: one reference) */
 	size_t status_len;
 	struct pending *pending;
 	size_t npending, cap_pending;
@@ -73,15 +78,16 @@ struct publisher {
 	struct publisher_stats stats;
 };
 
-struct publisher *publisher_new(void *zctx, const struct curve *curve, const char *endpoint,
-				const char *run, const struct publisher_limits *limits, char *err,
-				size_t errlen)
+struct publisher *publisher_new(void *zctx, struct shtext_bin *bin, const struct curve *curve,
+				const char *endpoint, const char *run,
+				const struct publisher_limits *limits, char *err, size_t errlen)
 {
 	struct publisher *p = calloc(1, sizeof(*p));
 	int one = 1, hwm = limits->hwm > 0 ? limits->hwm : 1, linger = LINGER_MS;
 
 	if (!p)
 		goto nomem;
+	p->bin = bin;
 	snprintf(p->run, sizeof(p->run), "%s", run);
 	p->ring = ring_new(limits->ring ? limits->ring : 1);
 	p->seen = dedup_new(limits->dedup ? limits->dedup : 1);
@@ -120,11 +126,11 @@ void publisher_destroy(struct publisher **self_p)
 		zmq_close(p->sock);
 	}
 	for (size_t i = 0; i < p->npending; i++)
-		free(p->pending[i].text);
+		shtext_unref(p->pending[i].text);
 	free(p->pending);
 	ring_destroy(&p->ring);
 	dedup_destroy(&p->seen);
-	free(p->status_text);
+	shtext_unref(p->status_text);
 	free(p);
 	*self_p = NULL;
 }
@@ -156,39 +162,80 @@ static void s_lossy(struct publisher *p, bool lossy)
 }
 
 /* One frame; when a full subscriber refuses it, once more in lossy mode (the caller counts
- * the overflow through *refused). Never waits. */
-static int s_frame(struct publisher *p, const void *buf, size_t len, int more, bool *refused)
+ * the overflow through *refused). Never waits. The message is sent or closed. */
+static int s_frame(struct publisher *p, zmq_msg_t *m, int more, bool *refused)
 {
-	int rc = zmq_send(p->sock, buf, len, more | ZMQ_DONTWAIT);
+	int rc = zmq_msg_send(m, p->sock, more | ZMQ_DONTWAIT);
 
 	if (rc < 0 && errno == EAGAIN) {
 		*refused = true;
 		s_lossy(p, true);
-		rc = zmq_send(p->sock, buf, len, more | ZMQ_DONTWAIT);
+		rc = zmq_msg_send(m, p->sock, more | ZMQ_DONTWAIT);
 		s_lossy(p, false);
 	}
-	return rc < 0 ? -1 : 0;
+	if (rc < 0) {
+		int e = errno;
+
+		zmq_msg_close(m);
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+static int s_topic_msg(zmq_msg_t *m, const char *topic)
+{
+	size_t len = strlen(topic);
+
+	if (zmq_msg_init_size(m, len) != 0)
+		return -1;
+	memcpy(zmq_msg_data(m), topic, len);
+	return 0;
+}
+
+/* ZeroMQ's free function for an envelope it sent in place: it runs in whichever thread
+ * drops the message last, often an I/O thread, so the text goes through the bin. */
+static void s_release(void *data, void *hint)
+{
+	shtext_unref_into(data, hint);
+}
+
+/* A message over text itself, holding a reference of its own (shtext.h says why). */
+static int s_text_msg(struct publisher *p, zmq_msg_t *m, char *text, size_t len)
+{
+	if (zmq_msg_init_data(m, shtext_ref(text), len, s_release, p->bin) == 0)
+		return 0;
+	shtext_unref(text);
+	return -1;
 }
 
 /* Topic and envelope. With hold, a full subscriber's refusal sends nothing and returns 1
  * (libzmq checks the queues at a message's first frame only, so it is all or nothing);
  * else it is an overflow (s_frame). Returns 0 sent, 1 held, -1 failed. */
-static int s_send(struct publisher *p, const char *topic, const char *text, size_t len, bool hold)
+static int s_send(struct publisher *p, const char *topic, char *text, size_t len, bool hold)
 {
 	bool refused = false;
+	zmq_msg_t m;
 	int rc;
 
 	p->sent = true;
-	if (hold) {
-		rc = zmq_send(p->sock, topic, strlen(topic), ZMQ_SNDMORE | ZMQ_DONTWAIT);
-		if (rc < 0 && errno == EAGAIN)
-			return 1;
-		rc = rc < 0 ? -1 : 0;
+	if (s_topic_msg(&m, topic) != 0) {
+		rc = -1;
+	} else if (hold) {
+		rc = zmq_msg_send(&m, p->sock, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ? -1 : 0;
+		if (rc != 0) {
+			int e = errno;
+
+			zmq_msg_close(&m);
+			if (e == EAGAIN)
+				return 1;
+			errno = e;
+		}
 	} else {
-		rc = s_frame(p, topic, strlen(topic), ZMQ_SNDMORE, &refused);
+		rc = s_frame(p, &m, ZMQ_SNDMORE, &refused);
 	}
 	if (rc == 0)
-		rc = s_frame(p, text, len, 0, &refused);
+		rc = s_text_msg(p, &m, text, len) == 0 ? s_frame(p, &m, 0, &refused) : -1;
 	if (refused)
 		p->stats.overflows++;
 	if (rc != 0)
@@ -271,6 +318,7 @@ static size_t s_flush(struct publisher *p, bool hold)
 {
 	size_t i = 0;
 
+	shtext_bin_empty(p->bin); /* what ZeroMQ released since the last pass */
 	for (; i < p->npending; i++) {
 		struct pending *e = &p->pending[i];
 
@@ -367,14 +415,9 @@ int publisher_bridge(struct publisher *p, const char *type, json_t *data, const 
 	if (!text)
 		return -1;
 	if (strcmp(type, "bridge.status") == 0) {
-		char *copy = malloc(len + 1);
-
-		if (copy) {
-			memcpy(copy, text, len + 1);
-			free(p->status_text);
-			p->status_text = copy;
-			p->status_len = len;
-		}
+		shtext_unref(p->status_text);
+		p->status_text = shtext_ref(text);
+		p->status_len = len;
 	}
 	return s_commit(p, type, text, len);
 }

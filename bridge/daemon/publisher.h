@@ -12,6 +12,7 @@
 
 struct publisher;
 struct curve;
+struct shtext_bin;
 
 struct publisher_stats {
 	uint64_t published;	 /* events with a new seq */
@@ -31,10 +32,12 @@ struct publisher_limits {
 };
 
 /* Bind an XPUB socket on endpoint (through curve_bind: CurveZMQ on tcp:// when curve is not
- * NULL). run is the run id (copied). Returns NULL with err. */
-struct publisher *publisher_new(void *zctx, const struct curve *curve, const char *endpoint,
-				const char *run, const struct publisher_limits *limits, char *err,
-				size_t errlen);
+ * NULL). run is the run id (copied). Envelopes go out without a copy (shtext.h): those that
+ * a ZeroMQ thread releases last wait in bin (borrowed), which each flush empties and which
+ * must outlive zctx. Returns NULL with err. */
+struct publisher *publisher_new(void *zctx, struct shtext_bin *bin, const struct curve *curve,
+				const char *endpoint, const char *run,
+				const struct publisher_limits *limits, char *err, size_t errlen);
 /* Close the socket (linger bounded), free everything, NULL the pointer. */
 void publisher_destroy(struct publisher **self_p);
 

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "normalize.h"
+#include "shtext.h"
 
 #define FRAME_MAX (1024 * 1024) /* as a generous --max-frame */
 
@@ -35,7 +36,7 @@ static void s_check_dump(const struct norm_event *ev, const char *source)
 	FUZZ_CHECK(strcmp(json_string_value(json_object_get(back, "type")), ev->type) == 0);
 	FUZZ_CHECK(json_object_get(back, "data") != NULL);
 	json_decref(back);
-	free(text);
+	shtext_unref(text);
 }
 
 static void s_check_event(const struct norm_event *ev, const char *source)
@@ -112,7 +113,7 @@ static void s_fast(const uint8_t *data, size_t size)
 	FUZZ_CHECK(json_is_object(back));
 	FUZZ_CHECK(strcmp(json_string_value(json_object_get(back, "type")), fast.type) == 0);
 	json_decref(back);
-	free(env);
+	shtext_unref(env);
 	norm_event_clear(&fast);
 	norm_event_clear(&slow);
 	FUZZ_CHECK(fast.data_json == NULL);

@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "normalize.h"
+#include "shtext.h"
 
 #define MAX (256 * 1024)
 
@@ -661,7 +662,7 @@ static void envelope_golden_bytes(void **state)
 	    "\"warning\",\"content\":{\"text\":\"hi\"},\"created_at\":\"2026-11-29T05:43:00Z\"}}";
 	assert_string_equal(env, want);
 	assert_int_equal(len, strlen(want));
-	free(env);
+	shtext_unref(env);
 	norm_event_clear(&ev);
 }
 
@@ -673,7 +674,7 @@ static void envelope_empty_id_and_agent_are_null(void **state)
 	assert_string_equal(env, "{\"v\":1,\"run\":\"r\",\"seq\":1,\"id\":null,\"type\":"
 				 "\"bridge.status\",\"source\":\"bridge\",\"received_at\":\"T\","
 				 "\"agent_id\":null,\"data\":null}");
-	free(env);
+	shtext_unref(env);
 }
 
 static void envelope_escapes_strings(void **state)
@@ -688,7 +689,7 @@ static void envelope_escapes_strings(void **state)
 	assert_non_null(back);
 	assert_string_equal(json_string_value(json_object_get(back, "run")), "a\"b\\c\n\x01");
 	json_decref(back);
-	free(env);
+	shtext_unref(env);
 }
 
 static void envelope_largest_seq_is_written_in_full(void **state)
@@ -699,13 +700,13 @@ static void envelope_largest_seq_is_written_in_full(void **state)
 	    envelope_dump("r", 18446744073709551615ULL, NULL, "t", "s", "r", NULL, NULL, &len);
 	assert_non_null(strstr(env, ",\"seq\":18446744073709551615,\"id\":null,"));
 	assert_int_equal(len, strlen(env));
-	free(env);
+	shtext_unref(env);
 	env = envelope_dump("r", 0, NULL, "t", "s", "r", NULL, NULL, &len);
 	assert_non_null(strstr(env, ",\"seq\":0,\"id\":null,"));
-	free(env);
+	shtext_unref(env);
 	env = envelope_dump("r", 1000000, NULL, "t", "s", "r", NULL, NULL, &len);
 	assert_non_null(strstr(env, ",\"seq\":1000000,\"id\":null,"));
-	free(env);
+	shtext_unref(env);
 }
 
 /* The writer skips plain bytes a word at a time: a byte that needs escaping must be caught
@@ -737,7 +738,7 @@ static void envelope_escapes_at_every_offset_like_jansson(void **state)
 					    "null,\"data\":null}");
 			free(want);
 			json_decref(js);
-			free(env);
+			shtext_unref(env);
 		}
 	}
 }
@@ -762,7 +763,7 @@ static void envelope_keys_in_contract_order(void **state)
 	assert_int_equal(i, 9);
 	json_decref(back);
 	json_decref(d);
-	free(env);
+	shtext_unref(env);
 }
 
 /* ---- time ---- */
