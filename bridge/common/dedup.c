@@ -1,14 +1,21 @@
 /* dedup.c: a bounded set of event ids with first-in first-out eviction (pure).
  *
- * Layout: a pool of `capacity` nodes used as a circular buffer in insertion order (the
- * oldest node is the next to be reused), and a chained hash table over the pool with
- * 32-bit links. Lookups and inserts are O(1) on average; memory is allocated once and
- * touched only as ids arrive (calloc'd, and an empty bucket is 0), so an idle bridge does
- * not pay for a window it has not filled.
+ * Layout: an open-addressing table of 64-bit fingerprints with linear probing, and a
+ * circular buffer of the same fingerprints in insertion order (the oldest is the next to
+ * go). A look-up reads one place of the table, usually one cache line; an insert that
+ * evicts also finds the oldest fingerprint's place and closes the gap behind it by backward
+ * shifting (Knuth, TAOCP vol. 3, 6.4, Algorithm R), so there are no tombstones and chains
+ * never grow with churn. Why this layout: a chained table with a node pool cost about four
+ * cache misses an event (bucket, node, and the same again to unlink the oldest); at
+ * 100,000 ids that was a sixth of the bridge's thread at full rate.
  *
- * An id is remembered as a 64-bit fingerprint: 12 bytes a node, no copy of the id, so
- * 100,000 ids take 1.45 MB (1.2 MB of nodes, 0.25 MB of buckets). The price is a false
- * "already published" when a new id's fingerprint equals one of the ids remembered: at most
+ * The table has a power of two of places, at least 1.25 x capacity (load at most 0.8):
+ * 100,000 ids take 1.85 MB (1 MB of table, 0.8 MB of order). Memory is calloc'd and
+ * touched only as ids arrive, so an idle bridge does not pay for a window it has not
+ * filled. 0 marks an empty place, so a fingerprint of 0 is stored as 1.
+ *
+ * An id is remembered as its fingerprint, not copied. The price is a false "already
+ * published" when a new id's fingerprint equals one of the ids remembered: at most
  * capacity / 2^64 per event, 5.4e-15 with the default window (one event in 1.8e14). */
 #include "dedup.h"
 
@@ -16,33 +23,33 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A link is a node index + 1, so that 0 (what calloc gives) means "none". */
-#define NONE 0u
-
-struct dedup_node {
-	uint32_t fp_lo, fp_hi; /* the fingerprint, split so a node is 12 bytes, not 16 */
-	uint32_t next;	       /* link to the next node in the same bucket */
-};
+#define EMPTY 0u
 
 struct dedup {
-	struct dedup_node *nodes; /* capacity nodes */
-	uint32_t *buckets;	  /* nbuckets links */
+	uint64_t *table; /* nplaces fingerprints, EMPTY where free */
+	uint64_t *order; /* capacity fingerprints, oldest at head */
 	size_t capacity;
-	size_t nbuckets; /* a power of two >= capacity / 2: chains of 2 at most on average */
-	size_t head;	 /* index of the oldest node */
+	size_t mask; /* nplaces - 1 */
+	size_t head; /* index in order of the oldest */
 	size_t count;
 };
 
-/* FNV-1a over the id, then MurmurHash3's 64-bit finaliser: FNV alone leaves short ids'
- * high bits poorly mixed, and both the bucket (low bits) and the fingerprint use all 64. */
+/* 8 bytes at a time (each word mixed in by a multiply and a shift, both invertible), the
+ * length folded in, then MurmurHash3's 64-bit finaliser: the place (low bits) and the
+ * comparison (all 64) both need every bit mixed. */
 static uint64_t s_fingerprint(const char *s)
 {
-	uint64_t h = 1469598103934665603ULL;
+	size_t n = strlen(s);
+	uint64_t h = 0x9ae16a3b2f90404fULL ^ n, w;
 
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
+	for (; n >= 8; n -= 8, s += 8) {
+		memcpy(&w, s, 8);
+		h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+		h ^= h >> 29;
 	}
+	w = 0;
+	memcpy(&w, s, n);
+	h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
 	h ^= h >> 33;
 	h *= 0xff51afd7ed558ccdULL;
 	h ^= h >> 33;
@@ -54,19 +61,20 @@ static uint64_t s_fingerprint(const char *s)
 struct dedup *dedup_new(size_t capacity)
 {
 	struct dedup *d;
+	size_t nplaces = 2;
 
 	if (capacity == 0 || capacity >= UINT32_MAX)
 		return NULL;
 	d = calloc(1, sizeof *d);
 	if (d == NULL)
 		return NULL;
+	while (nplaces < capacity + capacity / 4 + 1) /* at least one place stays empty */
+		nplaces <<= 1;
 	d->capacity = capacity;
-	d->nbuckets = 1;
-	while (d->nbuckets * 2 < capacity)
-		d->nbuckets <<= 1;
-	d->nodes = calloc(capacity, sizeof *d->nodes);
-	d->buckets = calloc(d->nbuckets, sizeof *d->buckets);
-	if (d->nodes == NULL || d->buckets == NULL) {
+	d->mask = nplaces - 1;
+	d->table = calloc(nplaces, sizeof *d->table);
+	d->order = calloc(capacity, sizeof *d->order);
+	if (d->table == NULL || d->order == NULL) {
 		dedup_destroy(&d);
 		return NULL;
 	}
@@ -78,28 +86,36 @@ void dedup_destroy(struct dedup **self_p)
 	if (self_p == NULL || *self_p == NULL)
 		return;
 	struct dedup *d = *self_p;
-	free(d->nodes);
-	free(d->buckets);
+	free(d->table);
+	free(d->order);
 	free(d);
 	*self_p = NULL;
 }
 
-static uint32_t *s_bucket(const struct dedup *d, uint64_t fp)
+/* The place holding fp, or the empty place where the probe for it ends. */
+static size_t s_probe(const struct dedup *d, uint64_t fp)
 {
-	return &d->buckets[fp & (d->nbuckets - 1)];
+	size_t i = fp & d->mask;
+
+	while (d->table[i] != EMPTY && d->table[i] != fp)
+		i = (i + 1) & d->mask;
+	return i;
 }
 
-static bool s_is(const struct dedup_node *n, uint64_t fp)
+/* Empty place i and move back every later entry of its run that may not sit past a gap:
+ * one whose home is not cyclically in (i, j]. */
+static void s_remove_at(struct dedup *d, size_t i)
 {
-	return n->fp_lo == (uint32_t)fp && n->fp_hi == (uint32_t)(fp >> 32);
-}
+	for (size_t j = (i + 1) & d->mask; d->table[j] != EMPTY; j = (j + 1) & d->mask) {
+		size_t home = d->table[j] & d->mask;
+		bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
 
-static bool s_find(const struct dedup *d, uint64_t fp)
-{
-	for (uint32_t l = *s_bucket(d, fp); l != NONE; l = d->nodes[l - 1].next)
-		if (s_is(&d->nodes[l - 1], fp))
-			return true;
-	return false;
+		if (!stays) {
+			d->table[i] = d->table[j];
+			i = j;
+		}
+	}
+	d->table[i] = EMPTY;
 }
 
 struct dedup_key dedup_key(const char *id)
@@ -107,26 +123,22 @@ struct dedup_key dedup_key(const char *id)
 	return (struct dedup_key){s_fingerprint(id)};
 }
 
+/* A key's fingerprint as stored: EMPTY is taken. */
+static uint64_t s_stored(struct dedup_key k)
+{
+	return k.fp != EMPTY ? k.fp : 1;
+}
+
 bool dedup_contains_key(const struct dedup *d, struct dedup_key k)
 {
-	return s_find(d, k.fp);
+	uint64_t fp = s_stored(k);
+
+	return d->table[s_probe(d, fp)] == fp;
 }
 
 bool dedup_contains(const struct dedup *d, const char *id)
 {
 	return dedup_contains_key(d, dedup_key(id));
-}
-
-/* Unlink node idx from its bucket chain. */
-static void s_evict(struct dedup *d, uint32_t idx)
-{
-	const struct dedup_node *n = &d->nodes[idx];
-	uint32_t *link = s_bucket(d, (uint64_t)n->fp_hi << 32 | n->fp_lo);
-
-	while (*link != idx + 1)
-		link = &d->nodes[*link - 1].next;
-	*link = n->next;
-	d->count--;
 }
 
 bool dedup_insert(struct dedup *d, const char *id)
@@ -136,24 +148,21 @@ bool dedup_insert(struct dedup *d, const char *id)
 
 bool dedup_insert_key(struct dedup *d, struct dedup_key k)
 {
-	uint32_t idx, *bucket;
-	struct dedup_node *n;
+	uint64_t fp = s_stored(k);
+	size_t i = s_probe(d, fp), tail;
 
-	if (s_find(d, k.fp))
+	if (d->table[i] == fp)
 		return false;
-	/* The slot after the newest is the oldest once the pool is full. */
-	idx = (uint32_t)((d->head + d->count) % d->capacity);
 	if (d->count == d->capacity) {
-		idx = (uint32_t)d->head;
-		s_evict(d, idx);
-		d->head = (d->head + 1) % d->capacity;
+		/* the oldest goes first; its gap may move fp's place, so probe again */
+		s_remove_at(d, s_probe(d, d->order[d->head]));
+		d->head = d->head + 1 < d->capacity ? d->head + 1 : 0;
+		d->count--;
+		i = s_probe(d, fp);
 	}
-	n = &d->nodes[idx];
-	bucket = s_bucket(d, k.fp);
-	n->fp_lo = (uint32_t)k.fp;
-	n->fp_hi = (uint32_t)(k.fp >> 32);
-	n->next = *bucket;
-	*bucket = idx + 1;
+	d->table[i] = fp;
+	tail = d->head + d->count;
+	d->order[tail < d->capacity ? tail : tail - d->capacity] = fp;
 	d->count++;
 	return true;
 }

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 // clang-format on
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,6 +137,50 @@ static void keys_and_ids_are_the_same_set(void **state)
 	dedup_destroy(&d);
 }
 
+/* Against a plain model: fingerprints from a small range, so that most collide in a table
+ * of 8 or 16 places, runs wrap around its end and the oldest is often in the middle of a
+ * run when it goes (the gap must be closed, or later look-ups stop short). Every step is
+ * checked for every fingerprint of the range. */
+static void colliding_keys_behave_like_a_fifo_set(void **state)
+{
+	(void)state;
+	for (size_t cap = 1; cap <= 12; cap++) {
+		struct dedup *d = dedup_new(cap);
+		uint64_t model[12];
+		size_t n = 0;
+		unsigned seed = 12345u + (unsigned)cap;
+
+		for (int step = 0; step < 4000; step++) {
+			seed = seed * 1103515245u + 12345u;
+			/* 0..39: 0 stands for "1" (0 is the empty mark), homes collide mod 8/16 */
+			uint64_t fp = (seed >> 16) % 40;
+			uint64_t as = fp ? fp : 1;
+			bool known = false;
+
+			for (size_t i = 0; i < n; i++)
+				known |= model[i] == as;
+			assert_int_equal(dedup_insert_key(d, (struct dedup_key){fp}), !known);
+			if (!known) {
+				if (n == cap) {
+					memmove(model, model + 1, (cap - 1) * sizeof *model);
+					n--;
+				}
+				model[n++] = as;
+			}
+			assert_int_equal(dedup_count(d), n);
+			for (uint64_t q = 1; q < 40; q++) {
+				bool want = false;
+
+				for (size_t i = 0; i < n; i++)
+					want |= model[i] == q;
+				assert_int_equal(dedup_contains_key(d, (struct dedup_key){q}),
+						 want);
+			}
+		}
+		dedup_destroy(&d);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -148,6 +193,7 @@ int main(void)
 	    cmocka_unit_test(many_ids_with_churn_keep_exactly_the_newest),
 	    cmocka_unit_test(large_ids_are_stored_whole),
 	    cmocka_unit_test(destroy_is_safe_on_null),
+	    cmocka_unit_test(colliding_keys_behave_like_a_fifo_set),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
