@@ -161,6 +161,15 @@ static void s_lossy(struct publisher *p, bool lossy)
 	zmq_setsockopt(p->sock, ZMQ_XPUB_NODROP, &nodrop, sizeof(nodrop));
 }
 
+/* Close a message that did not go out, keeping errno (why the send failed). */
+static void s_discard(zmq_msg_t *m)
+{
+	int e = errno;
+
+	zmq_msg_close(m);
+	errno = e;
+}
+
 /* One frame; when a full subscriber refuses it, once more in lossy mode (the caller counts
  * the overflow through *refused). Never waits. The message is sent or closed. */
 static int s_frame(struct publisher *p, zmq_msg_t *m, int more, bool *refused)
@@ -174,10 +183,7 @@ static int s_frame(struct publisher *p, zmq_msg_t *m, int more, bool *refused)
 		s_lossy(p, false);
 	}
 	if (rc < 0) {
-		int e = errno;
-
-		zmq_msg_close(m);
-		errno = e;
+		s_discard(m);
 		return -1;
 	}
 	return 0;
@@ -224,12 +230,9 @@ static int s_send(struct publisher *p, const char *topic, char *text, size_t len
 	} else if (hold) {
 		rc = zmq_msg_send(&m, p->sock, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ? -1 : 0;
 		if (rc != 0) {
-			int e = errno;
-
-			zmq_msg_close(&m);
-			if (e == EAGAIN)
+			s_discard(&m);
+			if (errno == EAGAIN)
 				return 1;
-			errno = e;
 		}
 	} else {
 		rc = s_frame(p, &m, ZMQ_SNDMORE, &refused);
