@@ -7,6 +7,8 @@
  * must pass. The scanner reports the kind and where; it never copies what it found. */
 #include "scanner.h"
 
+#include "strutil.h"
+
 #include <arpa/inet.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -437,19 +439,27 @@ const char *scan_string(const char *s, size_t len)
 /* ---- JSON walk ------------------------------------------------------------------------ */
 
 /* A path under construction in the caller's buffer; used <= cap - 1 always, so a deep
- * path is cut rather than overflowing, and pop restores the parent exactly. */
+ * path is cut rather than overflowing, and pop restores the parent exactly. Once a piece
+ * has been cut, nothing more is added until a pop: the path is then a prefix of the true
+ * one, ending on a whole UTF-8 character (it goes into a JSON reply, which must be valid
+ * UTF-8). */
 struct path {
 	char *buf;
 	size_t cap;
 	size_t used;
+	bool full;
 };
 
 static void s_path_add(struct path *p, const char *s, size_t n)
 {
-	if (p->cap == 0)
+	if (p->cap == 0 || p->full)
 		return;
-	if (n > p->cap - 1 - p->used)
+	if (n > p->cap - 1 - p->used) {
 		n = p->cap - 1 - p->used;
+		while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+			n--;
+		p->full = true;
+	}
 	memcpy(p->buf + p->used, s, n);
 	p->used += n;
 	p->buf[p->used] = '\0';
@@ -463,6 +473,7 @@ static void s_path_addz(struct path *p, const char *s)
 static void s_path_cut(struct path *p, size_t used)
 {
 	p->used = used;
+	p->full = false;
 	if (p->cap > 0)
 		p->buf[used] = '\0';
 }
@@ -497,7 +508,11 @@ static void s_path_key(struct path *p, const char *k, size_t n)
 			snprintf(esc, sizeof esc, "\\u%04x", c);
 			s_path_addz(p, esc);
 		} else {
-			s_path_add(p, k + i, 1);
+			/* a whole character at a time, so a cut never splits one */
+			size_t w = c < 0x80 ? 0 : str_utf8_len((const unsigned char *)k + i, n - i);
+			w = w > 0 ? w : 1;
+			s_path_add(p, k + i, w);
+			i += w - 1;
 		}
 	}
 	s_path_addz(p, "\"]");
@@ -578,7 +593,8 @@ static const char *s_walk(json_t *v, struct path *p)
 const char *scan_json(json_t *v, const char *root_name, char *path, size_t pathlen)
 {
 	char dummy[1];
-	struct path p = {path != NULL ? path : dummy, path != NULL ? pathlen : sizeof dummy, 0};
+	struct path p = {path != NULL ? path : dummy, path != NULL ? pathlen : sizeof dummy, 0,
+			 false};
 	const char *kind;
 
 	if (p.cap > 0)

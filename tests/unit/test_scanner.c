@@ -229,6 +229,32 @@ static void long_paths_are_cut(void **state)
 	json_decref(v);
 }
 
+/* A cut never splits a UTF-8 character, whatever the buffer's size: the path goes into a
+ * JSON reply, and jansson refuses invalid UTF-8 (found by fuzzing fuzz_command). */
+static void cut_paths_stay_whole_characters(void **state)
+{
+	/* keys of 2-, 3- and 4-byte characters, then an ASCII tail */
+	json_t *v =
+	    json_loads("{\"a\\u00e9\\u00e9\\u00e9\\u20ac\\u20ac\\ud83d\\ude00\\ud83d\\ude00 b\":"
+		       "{\"x\":\"10.0.0.1\"}}",
+		       0, NULL);
+	char full[128], path[64];
+	(void)state;
+	assert_non_null(v);
+	assert_string_equal(scan_json(v, "content", full, sizeof full), "private_address");
+	for (size_t cap = 1; cap <= strlen(full) + 1; cap++) {
+		json_t *probe;
+		assert_string_equal(scan_json(v, "content", path, cap), "private_address");
+		assert_true(strlen(path) < cap);
+		assert_true(strlen(path) + 4 >= cap); /* less than one character lost */
+		assert_memory_equal(path, full, strlen(path));
+		probe = json_string(path);
+		assert_non_null(probe);
+		json_decref(probe);
+	}
+	json_decref(v);
+}
+
 /* Deep nesting is walked without trouble (jansson caps parse depth at 2048). */
 static void deep_nesting(void **state)
 {
@@ -260,6 +286,7 @@ int main(void)
 	    cmocka_unit_test(secret_named_members_count),
 	    cmocka_unit_test(clean_json_and_non_strings),
 	    cmocka_unit_test(long_paths_are_cut),
+	    cmocka_unit_test(cut_paths_stay_whole_characters),
 	    cmocka_unit_test(deep_nesting),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
