@@ -22,18 +22,32 @@ static bool s_known_kind(const char *kind)
 	return false;
 }
 
+/* A path goes into a JSON reply: it must be valid UTF-8, which json_string() checks. */
+static void s_check_utf8(const char *path)
+{
+	json_t *probe = json_string(path);
+	FUZZ_CHECK(probe != NULL);
+	json_decref(probe);
+}
+
 static void s_json(const uint8_t *data, size_t size)
 {
 	json_t *v = json_loadb((const char *)data, size, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
 	if (v == NULL)
 		return;
-	char path[256], small[8];
+	char path[256], mid[24], small[8];
 	const char *kind = scan_json(v, "content", path, sizeof path);
 	FUZZ_CHECK(s_known_kind(kind));
 	FUZZ_CHECK(memchr(path, '\0', sizeof path) != NULL);
+	s_check_utf8(path);
 	if (kind != NULL)
 		FUZZ_CHECK(strncmp(path, "content", 7) == 0);
-	/* A small path buffer must be cut safely, a NULL one ignored; same answer. */
+	/* Smaller path buffers must be cut safely, on a character boundary, to a prefix of
+	 * the whole path; a NULL one ignored; same answer. */
+	FUZZ_CHECK(scan_json(v, "content", mid, sizeof mid) == kind);
+	FUZZ_CHECK(memchr(mid, '\0', sizeof mid) != NULL);
+	s_check_utf8(mid);
+	FUZZ_CHECK(strncmp(mid, path, strlen(mid)) == 0);
 	FUZZ_CHECK(scan_json(v, "content", small, sizeof small) == kind);
 	FUZZ_CHECK(memchr(small, '\0', sizeof small) != NULL);
 	FUZZ_CHECK(scan_json(v, NULL, NULL, 0) == kind);
