@@ -21,6 +21,13 @@ size_t str_copy(char *dst, size_t size, const char *src)
 	return n;
 }
 
+size_t str_host_len(const char *host)
+{
+	size_t n = strlen(host);
+
+	return n > 1 && host[n - 1] == '.' ? n - 1 : n;
+}
+
 size_t str_copy_text(char *dst, size_t size, const char *src, size_t len)
 {
 	const unsigned char *s = (const unsigned char *)src;

@@ -14,6 +14,12 @@ size_t str_copy(char *dst, size_t size, const char *src);
  * always NUL-terminates. Returns strlen(dst). */
 size_t str_copy_text(char *dst, size_t size, const char *src, size_t len);
 
+/* Length of host as a name for TLS (SNI, certificate checks) and the HTTP Host header:
+ * without the trailing dot of a fully qualified name. "api.plurum.ai." names the same
+ * host as "api.plurum.ai", but SNI never carries the dot (RFC 6066 3) and certificates
+ * do not name it, so a user's absolute name would fail there. DNS keeps the dot. */
+size_t str_host_len(const char *host);
+
 /* Length of a valid multi-byte UTF-8 sequence at s[0..avail), or 0 when there is none
  * (ASCII, overlong forms, surrogates and code points past U+10FFFF included). */
 static inline size_t str_utf8_len(const unsigned char *s, size_t avail)

@@ -7,11 +7,13 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
 #include "pp_err.h"
+#include "strutil.h"
 
 struct tlsmem {
 	SSL *ssl;
@@ -96,21 +98,28 @@ static bool s_is_ip(const char *host)
 	return inet_pton(AF_INET, host, a) == 1 || inet_pton(AF_INET6, host, a) == 1;
 }
 
-/* Name (or address) checking and SNI for host. Returns 1 on success. */
+/* Name (or address) checking and SNI for host (a trailing dot dropped, see
+ * str_host_len()). Returns 1 on success. */
 static int s_set_peer(SSL *ssl, const char *host, bool verify)
 {
 	static const unsigned char alpn[] = "\x08http/1.1";
+	char name[256]; /* a DNS name has at most 253 characters */
+	size_t n = str_host_len(host);
 
+	if (n >= sizeof(name))
+		return 0;
+	memcpy(name, host, n);
+	name[n] = '\0';
 	if (SSL_set_alpn_protos(ssl, alpn, sizeof(alpn) - 1) != 0)
 		return 0;
-	if (!s_is_ip(host) && SSL_set_tlsext_host_name(ssl, host) != 1)
+	if (!s_is_ip(name) && SSL_set_tlsext_host_name(ssl, name) != 1)
 		return 0;
 	SSL_set_verify(ssl, verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
 	if (!verify)
 		return 1;
-	if (s_is_ip(host))
-		return X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host);
-	return SSL_set1_host(ssl, host);
+	if (s_is_ip(name))
+		return X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name);
+	return SSL_set1_host(ssl, name);
 }
 
 struct tlsmem *tlsmem_new(SSL_CTX *ctx, const char *host, bool verify, char *err, size_t errlen)

@@ -27,10 +27,10 @@ bool tlsmem_dir_is_hashed(const char *dir);
 
 struct tlsmem;
 
-/* A session to host (SNI, and the name the certificate must carry; an IP literal is
- * checked as an address). verify false accepts any certificate (--insecure). ALPN offers
- * http/1.1 only. ctx is reference-counted by OpenSSL: it may be freed first. NULL with
- * err on failure. */
+/* A session to host (SNI, and the name the certificate must carry, both without a
+ * trailing dot; an IP literal is checked as an address). verify false accepts any certificate
+ * (--insecure). ALPN offers http/1.1 only. ctx is reference-counted by OpenSSL: it may be freed
+ * first. NULL with err on failure. */
 struct tlsmem *tlsmem_new(SSL_CTX *ctx, const char *host, bool verify, char *err, size_t errlen);
 void tlsmem_destroy(struct tlsmem **self_p);
 

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "dlist.h"
+#include "strutil.h"
 #include "timers.h"
 
 #define REST_TIMEOUT_DEFAULT_MS 30000
@@ -417,11 +418,13 @@ static int s_parse_base(struct rest_client *rc, const char *base_url, char *err,
 		goto out;
 	}
 	rc->port = port;
-	rc->address = strdup(ads);
+	rc->address = strdup(ads); /* for DNS: keeps a trailing dot */
+	/* for the Host header and lws' SNI and name check: without it (str_host_len()) */
+	n = str_host_len(ads);
 	if ((rc->tls && port == 443) || (!rc->tls && port == 80))
-		snprintf(hostbuf, sizeof hostbuf, "%s", ads);
+		snprintf(hostbuf, sizeof hostbuf, "%.*s", (int)n, ads);
 	else
-		snprintf(hostbuf, sizeof hostbuf, "%s:%d", ads, port);
+		snprintf(hostbuf, sizeof hostbuf, "%.*s:%d", (int)n, ads, port);
 	rc->host = strdup(hostbuf);
 	/* lws_parse_uri gives the path without its leading '/' */
 	n = strlen(path);

@@ -546,8 +546,9 @@ int wsclient_connect(struct wsclient *c, const char *url, const char *extra_quer
 	}
 	c->use_tls = strcmp(prot, "wss") == 0;
 	c->verify = verify;
-	str_copy(c->host, sizeof(c->host), host);
-	if (s_request_prepare(c, host, port, path, extra_query) != 0) {
+	/* the name for TLS and the Host header; DNS (ci.address) keeps a trailing dot */
+	snprintf(c->host, sizeof(c->host), "%.*s", (int)str_host_len(host), host);
+	if (s_request_prepare(c, c->host, port, path, extra_query) != 0) {
 		snprintf(err, errlen, "cannot build the WebSocket upgrade request for the URL");
 		goto out;
 	}
@@ -557,7 +558,7 @@ int wsclient_connect(struct wsclient *c, const char *url, const char *extra_quer
 	ci.address = host;
 	ci.port = port;
 	ci.path = "/";
-	ci.host = host;
+	ci.host = c->host;
 	ci.method = "RAW";
 	ci.local_protocol_name = wsclient_protocol.name;
 	ci.pwsi = &c->wsi;

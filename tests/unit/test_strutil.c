@@ -1,5 +1,6 @@
-/* test_strutil.c: bounded copies (str_copy, str_copy_text) and the UTF-8 sequence check
- * (str_utf8_len) that jscan.c's string scanner shares. */
+/* test_strutil.c: bounded copies (str_copy, str_copy_text), host names for TLS
+ * (str_host_len) and the UTF-8 sequence check (str_utf8_len) that jscan.c's string
+ * scanner shares. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -60,6 +61,18 @@ static void copy_text_cuts_whole_characters_only(void **state)
 	assert_string_equal(out, "ab");
 }
 
+static void host_len_drops_one_trailing_dot(void **state)
+{
+	(void)state;
+	assert_int_equal(str_host_len("api.plurum.ai."), 13);
+	assert_int_equal(str_host_len("api.plurum.ai"), 13);
+	assert_int_equal(str_host_len("localhost"), 9);
+	assert_int_equal(str_host_len("a.."), 2); /* one only: "a." is still refused later */
+	assert_int_equal(str_host_len("."), 1);	  /* the root alone stays as it is */
+	assert_int_equal(str_host_len(""), 0);
+	assert_int_equal(str_host_len("::1"), 3);
+}
+
 static void utf8_len_checks_every_rule(void **state)
 {
 	(void)state;
@@ -81,6 +94,7 @@ int main(void)
 	    cmocka_unit_test(copy_text_replaces_each_invalid_byte),
 	    cmocka_unit_test(copy_text_stops_at_len_and_keeps_nul_out),
 	    cmocka_unit_test(copy_text_cuts_whole_characters_only),
+	    cmocka_unit_test(host_len_drops_one_trailing_dot),
 	    cmocka_unit_test(utf8_len_checks_every_rule),
 	};
 

@@ -477,6 +477,33 @@ static void ip_host_is_accepted_with_ip_san(void **state)
 	srv_free(&s);
 }
 
+/* An absolute name ("localhost." in a URL) names the same host: SNI goes without the dot
+ * (RFC 6066 s.3) and the certificate's "localhost" matches. */
+static void trailing_dot_is_dropped_for_sni_and_the_name_check(void **state)
+{
+	(void)state;
+	struct srv s;
+	char err[256] = "";
+	srv_init(&s, g.cert);
+	struct tlsmem *c = client_new(g.trust_cert, "localhost.", true);
+	assert_int_equal(pump(c, &s, err, sizeof err), 0);
+	assert_true(tlsmem_ready(c));
+	assert_string_equal(SSL_get_servername(s.ssl, TLSEXT_NAMETYPE_host_name), "localhost");
+	tlsmem_destroy(&c);
+	srv_free(&s);
+}
+
+/* A name longer than any DNS name (253) is refused when the session is made. */
+static void overlong_host_is_refused(void **state)
+{
+	(void)state;
+	char host[300], err[256] = "";
+	memset(host, 'a', sizeof host - 1);
+	host[sizeof host - 1] = '\0';
+	assert_null(tlsmem_new(g.trust_cert, host, true, err, sizeof err));
+	assert_non_null(strstr(err, "server name"));
+}
+
 static void ip_host_is_refused_without_ip_san(void **state)
 {
 	(void)state;
@@ -984,6 +1011,8 @@ int main(void)
 	    cmocka_unit_test(large_server_payload_is_read_in_pieces),
 	    cmocka_unit_test(large_client_payload_reaches_server),
 	    cmocka_unit_test(ip_host_is_accepted_with_ip_san),
+	    cmocka_unit_test(trailing_dot_is_dropped_for_sni_and_the_name_check),
+	    cmocka_unit_test(overlong_host_is_refused),
 	    cmocka_unit_test(ip_host_is_refused_without_ip_san),
 	    cmocka_unit_test(ip_host_is_not_matched_as_dns_name),
 	    cmocka_unit_test(ipv6_host_is_refused_when_cert_lacks_it),
