@@ -67,7 +67,7 @@ static void host_len_drops_one_trailing_dot(void **state)
 	assert_int_equal(str_host_len("api.plurum.ai."), 13);
 	assert_int_equal(str_host_len("api.plurum.ai"), 13);
 	assert_int_equal(str_host_len("localhost"), 9);
-	assert_int_equal(str_host_len("a.."), 2); /* one only: "a." is still refused later */
+	assert_int_equal(str_host_len("a.."), 2); /* one dot only */
 	assert_int_equal(str_host_len("."), 1);	  /* the root alone stays as it is */
 	assert_int_equal(str_host_len(""), 0);
 	assert_int_equal(str_host_len("::1"), 3);
