@@ -272,15 +272,20 @@ static int pump(struct tlsmem *c, struct srv *s, char *err, size_t errlen)
 	return pump_chunked(c, s, 0, err, errlen);
 }
 
-/* A trusted session to localhost with its handshake done. */
-static struct tlsmem *connected(struct srv *s)
+/* A trusted session to host (a name or address g.cert carries) with its handshake done. */
+static struct tlsmem *connected_to(struct srv *s, const char *host)
 {
 	char err[256] = "";
 	srv_init(s, g.cert);
-	struct tlsmem *c = client_new(g.trust_cert, "localhost", true);
+	struct tlsmem *c = client_new(g.trust_cert, host, true);
 	assert_int_equal(pump(c, s, err, sizeof err), 0);
 	assert_true(tlsmem_ready(c));
 	return c;
+}
+
+static struct tlsmem *connected(struct srv *s)
+{
+	return connected_to(s, "localhost");
 }
 
 /* Server-side SSL_read of everything the client sent, into buf. */
@@ -466,11 +471,7 @@ static void ip_host_is_accepted_with_ip_san(void **state)
 {
 	(void)state;
 	struct srv s;
-	char err[256] = "";
-	srv_init(&s, g.cert);
-	struct tlsmem *c = client_new(g.trust_cert, "127.0.0.1", true);
-	assert_int_equal(pump(c, &s, err, sizeof err), 0);
-	assert_true(tlsmem_ready(c));
+	struct tlsmem *c = connected_to(&s, "127.0.0.1");
 	/* RFC 6066 s.3: a literal address is not sent as SNI. */
 	assert_null(SSL_get_servername(s.ssl, TLSEXT_NAMETYPE_host_name));
 	tlsmem_destroy(&c);
@@ -483,11 +484,7 @@ static void trailing_dot_is_dropped_for_sni_and_the_name_check(void **state)
 {
 	(void)state;
 	struct srv s;
-	char err[256] = "";
-	srv_init(&s, g.cert);
-	struct tlsmem *c = client_new(g.trust_cert, "localhost.", true);
-	assert_int_equal(pump(c, &s, err, sizeof err), 0);
-	assert_true(tlsmem_ready(c));
+	struct tlsmem *c = connected_to(&s, "localhost.");
 	assert_string_equal(SSL_get_servername(s.ssl, TLSEXT_NAMETYPE_host_name), "localhost");
 	tlsmem_destroy(&c);
 	srv_free(&s);
