@@ -7,12 +7,12 @@
  * must pass. The scanner reports the kind and where; it never copies what it found. */
 #include "scanner.h"
 
-#include "strutil.h"
-
 #include <arpa/inet.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "strutil.h"
 
 /* A string being scanned: s[0..len), no NUL terminator assumed. */
 struct span {

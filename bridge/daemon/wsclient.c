@@ -547,7 +547,8 @@ int wsclient_connect(struct wsclient *c, const char *url, const char *extra_quer
 	c->use_tls = strcmp(prot, "wss") == 0;
 	c->verify = verify;
 	/* the name for TLS and the Host header; DNS (ci.address) keeps a trailing dot */
-	snprintf(c->host, sizeof(c->host), "%.*s", (int)str_host_len(host), host);
+	str_copy(c->host, sizeof(c->host), host);
+	c->host[str_host_len(c->host)] = '\0';
 	if (s_request_prepare(c, c->host, port, path, extra_query) != 0) {
 		snprintf(err, errlen, "cannot build the WebSocket upgrade request for the URL");
 		goto out;
