@@ -84,7 +84,9 @@ class CmdClient:
 
 
 def request(ctx, endpoint, req, timeout=10.0, raw_reply=False):
-    """One request on a fresh REQ socket (a REQ left without a reply is unusable)."""
+    """One request on a fresh REQ socket (a REQ left without a reply is unusable).
+    timeout is in seconds and stretched under valgrind, like every harness deadline."""
+    timeout = h.scaled(timeout)
     s = ctx.zctx.socket(zmq.REQ)
     s.setsockopt(zmq.LINGER, 0)
     s.connect(endpoint)
@@ -151,7 +153,7 @@ class World:
                 raise h.TestFailure("bridge exited %r: %s" % (
                     self.bridge.proc.returncode, self.bridge.stderr()[-2000:]))
             try:
-                r = request(self.ctx, self.ep, {"cmd": "status"}, timeout=h.scaled(2.0))
+                r = request(self.ctx, self.ep, {"cmd": "status"}, timeout=2.0)
             except h.Timeout:
                 return None
             return r if r.get("state") == "connected" else None
