@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """bench.py: the orchestration of the benchmark suite (issue 5); run through bench/run.sh.
 
-First, --reps times, ZeroMQ alone (bench/zmq_floor -> sub_meter, bridge-sized messages, no
-WebSocket): throughput and latency at each of --rates, the floor under the bridge's numbers.
+First, --reps times, one thread hand-off between vCPUs alone (bench/wake_floor: eventfd and
+poll, no sockets) at each of --rates, the floor of every hop on the bridge's path; then
+ZeroMQ alone (bench/zmq_floor -> sub_meter, bridge-sized messages, no WebSocket):
+throughput and latency at each of --rates, the floor under the bridge's numbers.
 Then starts one plurum-pulse-devserver, and for each transport (ws, wss) and repetition:
   - throughput: --events events of --size bytes emitted at the maximum rate, counted by
     raw_client (the reference), by sub_meter on a fresh bridge's PUB socket, and by two raw
@@ -560,6 +562,37 @@ def run_zmq_floor(cfg, workdir, results):
                             "cdf": {str(k): cdf_points(sorted(v)) for k, v in samples.items()}}
 
 
+def run_wake_floor(cfg, workdir, results):
+    """One thread hand-off between vCPUs (bench/wake_floor), at each of --rates: the floor
+    of every hop the bridge's path takes. Skipped, with a note, on a one-CPU machine."""
+    reps = []
+    samples = {rate: [] for rate in cfg.rates}
+    for rep in range(cfg.reps):
+        log(f"thread hand-off alone rep {rep + 1}/{cfg.reps}")
+        r = {"latency": {}}
+        for rate in cfg.rates:
+            path = os.path.join(workdir, f"lat-wake-{rate}.bin")
+            n = max(1, int(rate * cfg.lat_seconds))
+            try:
+                with StealMeter() as st:
+                    p = subprocess.run([cfg.exe["wake_floor"], "--count", str(n), "--rate",
+                                        str(rate), "--out", path], capture_output=True,
+                                       text=True, timeout=cfg.timeout_s + n / rate)
+            except subprocess.TimeoutExpired:
+                raise BenchError("wake_floor did not finish in time") from None
+            if p.returncode == 2 and "two CPUs" in p.stderr:
+                log("thread hand-off alone: skipped (one CPU)")
+                return
+            if p.returncode != 0:
+                raise BenchError(f"wake_floor exited with {p.returncode}: {p.stderr.strip()}")
+            vals = load_lat(path)
+            r["latency"][str(rate)] = {"pct_us": percentiles(vals), "steal_pct": st.pct}
+            samples[rate].extend(vals)
+        reps.append(r)
+    results["wake_floor"] = {"reps": reps,
+                             "cdf": {str(k): cdf_points(sorted(v)) for k, v in samples.items()}}
+
+
 def one_transport(cfg, ds, transport, workdir, results):
     reps = []
     keep = None
@@ -615,9 +648,23 @@ def floor_rows(cfg, results):
     return rows
 
 
+def wake_rows(cfg, results):
+    """The thread hand-off rows: what waking a thread on the other vCPU costs here."""
+    wf = results.get("wake_floor")
+    if not wf:
+        return []
+    rows = []
+    for rate in cfg.rates:
+        for p in ("p50", "p99", "max"):
+            rows.append(("cpu", f"{rate}/s thread hand-off to the other vCPU {p} (us)",
+                         summary([(r["latency"][str(rate)]["pct_us"] or {}).get(p)
+                                  for r in wf["reps"]]), None, None))
+    return rows
+
+
 def aggregate(cfg, results):
     """Median and spread per metric, and the PASS/FAIL rows."""
-    rows = floor_rows(cfg, results)
+    rows = wake_rows(cfg, results) + floor_rows(cfg, results)
     for t, tr in results["transports"].items():
         reps = tr["reps"]
 
@@ -761,7 +808,8 @@ def parse_args(argv):
     cfg.exe = {"bridge": f"{b}/bridge/daemon/plurum-pulse-bridge",
                "devserver": f"{b}/bridge/devserver/plurum-pulse-devserver",
                "raw_client": f"{b}/bench/raw_client", "sub_meter": f"{b}/bench/sub_meter",
-               "contrib_bench": f"{b}/bench/contrib_bench", "zmq_floor": f"{b}/bench/zmq_floor"}
+               "contrib_bench": f"{b}/bench/contrib_bench", "zmq_floor": f"{b}/bench/zmq_floor",
+               "wake_floor": f"{b}/bench/wake_floor"}
     for name, path in cfg.exe.items():
         if not os.access(path, os.X_OK):
             ap.error(f"{name} not built: {path} (run bench/run.sh, which builds)")
@@ -807,6 +855,32 @@ def git_rev():
         return None
 
 
+def read_first(path, default=None):
+    """The first line of a file, stripped, or default when it cannot be read."""
+    try:
+        with open(path) as f:
+            return f.readline().strip()
+    except OSError:
+        return default
+
+
+def machine_info():
+    """What a reader needs to compare runs across machines. On a guest whose idle vCPUs halt
+    at once (cpuidle haltpoll with guest_halt_poll_ns 0), every wakeup of a thread on the
+    other vCPU waits for the host: the latency rows depend on it (docs/performance.md)."""
+    model = None
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next((ln.split(":", 1)[1].strip() for ln in f
+                          if ln.startswith("model name")), None)
+    except OSError:
+        pass
+    poll = read_first("/sys/module/haltpoll/parameters/guest_halt_poll_ns")
+    return {"cpu": model, "kernel": os.uname().release,
+            "cpuidle": read_first("/sys/devices/system/cpu/cpuidle/current_driver"),
+            "guest_halt_poll_ns": int(poll) if poll and poll.isdigit() else None}
+
+
 def main(argv):
     cfg = parse_args(argv)
     if cfg.profile:
@@ -814,7 +888,7 @@ def main(argv):
     workdir = tempfile.mkdtemp(prefix="ppbench.")
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     results = {"timestamp": stamp, "git": git_rev(), "host": os.uname().nodename,
-               "cpus": os.cpu_count(),
+               "cpus": os.cpu_count(), "machine": machine_info(),
                "config": {k: getattr(cfg, k) for k in
                           ("quick", "reps", "events", "size", "rates", "lat_seconds",
                            "lat_slices", "idle_s", "reconnects", "contrib_rate", "contrib_paced", "contrib_burst",
@@ -824,6 +898,7 @@ def main(argv):
     keep = {}
     rc = 0
     try:
+        run_wake_floor(cfg, workdir, results)
         run_zmq_floor(cfg, workdir, results)
         for t in cfg.transports:
             keep[t] = one_transport(cfg, ds, t, workdir, results)
@@ -844,6 +919,9 @@ def main(argv):
     results["table"] = [{"transport": t, "metric": n, "summary": s, "target": tg,
                          "pass": ok} for t, n, s, tg, ok in rows]
     print_table(rows, cfg)
+    m = results["machine"]
+    print(f"machine: {results['cpus']} CPUs, {m['cpu']}, Linux {m['kernel']}, cpuidle "
+          f"{m['cpuidle']}, guest_halt_poll_ns {m['guest_halt_poll_ns']}")
     os.makedirs(cfg.results, exist_ok=True)
     path = os.path.join(cfg.results, f"{stamp}.json")
     with open(path, "w") as f:

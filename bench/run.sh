@@ -9,6 +9,6 @@ build=${BENCH_BUILD:-$root/build-bench}
 if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
 	cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS= >/dev/null
 	cmake --build "$build" -j2 --target plurum-pulse-bridge plurum-pulse-devserver \
-		raw_client sub_meter contrib_bench zmq_floor >/dev/null
+		raw_client sub_meter contrib_bench zmq_floor wake_floor >/dev/null
 fi
 exec /usr/bin/python3 "$here/bench.py" --build "$build" "$@"
