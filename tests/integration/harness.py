@@ -68,9 +68,9 @@ def valgrind_argv(log_dir):
     """The memcheck command prefix; its log goes to log_dir/vg.<pid>.log.
     --fair-sched=yes: valgrind runs one thread at a time, and its default lock lets a thread
     that keeps making syscalls take it back at once. Under a command flood the bridge's
-    thread did so for over a second, ZeroMQ's I/O thread never ran, and the event subscriber
-    overflowed (--pub-stall-ms) although it was reading: a stall of valgrind's, not of the
-    bridge's, whose threads run side by side without it."""
+    thread did so for over a second, ZeroMQ's I/O thread did not get to run, and the
+    subscriber overflowed (--pub-stall-ms) although it was reading: a stall of valgrind's,
+    not of the bridge's, whose threads run side by side without it."""
     return ["valgrind", "--tool=memcheck", "--leak-check=full",
             "--errors-for-leak-kinds=definite,indirect",
             "--show-leak-kinds=definite,indirect", "--error-exitcode=99", "--track-fds=no",
