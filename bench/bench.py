@@ -566,7 +566,6 @@ def run_wake_floor(cfg, workdir, results):
     """One thread hand-off between vCPUs (bench/wake_floor), at each of --rates: the floor
     of every hop the bridge's path takes. Skipped, with a note, on a one-CPU machine."""
     reps = []
-    samples = {rate: [] for rate in cfg.rates}
     for rep in range(cfg.reps):
         log(f"thread hand-off alone rep {rep + 1}/{cfg.reps}")
         r = {"latency": {}}
@@ -585,12 +584,10 @@ def run_wake_floor(cfg, workdir, results):
                 return
             if p.returncode != 0:
                 raise BenchError(f"wake_floor exited with {p.returncode}: {p.stderr.strip()}")
-            vals = load_lat(path)
-            r["latency"][str(rate)] = {"pct_us": percentiles(vals), "steal_pct": st.pct}
-            samples[rate].extend(vals)
+            r["latency"][str(rate)] = {"pct_us": percentiles(load_lat(path)),
+                                       "steal_pct": st.pct}
         reps.append(r)
-    results["wake_floor"] = {"reps": reps,
-                             "cdf": {str(k): cdf_points(sorted(v)) for k, v in samples.items()}}
+    results["wake_floor"] = {"reps": reps}
 
 
 def one_transport(cfg, ds, transport, workdir, results):
@@ -629,6 +626,11 @@ def one_transport(cfg, ds, transport, workdir, results):
     return keep
 
 
+def pct_summary(reps, rate, p):
+    """Median and spread over repetitions of one percentile (p50...) at one rate."""
+    return summary([(r["latency"][str(rate)]["pct_us"] or {}).get(p) for r in reps])
+
+
 def floor_rows(cfg, results):
     """The ZeroMQ-alone rows: what one PUB -> SUB hop costs on this machine."""
     fl = results.get("zmq_floor")
@@ -640,8 +642,7 @@ def floor_rows(cfg, results):
     for rate in cfg.rates:
         for p in ("p50", "p90", "p99", "max"):
             rows.append(("zmq", f"latency {rate}/s ZeroMQ alone {p} (us)",
-                         summary([(r["latency"][str(rate)]["pct_us"] or {}).get(p)
-                                  for r in reps]), None, None))
+                         pct_summary(reps, rate, p), None, None))
         rows.append(("zmq", f"latency {rate}/s host steal (% of CPU wanted)",
                      summary([r["latency"][str(rate)].get("steal_pct") for r in reps]),
                      None, None))
@@ -657,8 +658,7 @@ def wake_rows(cfg, results):
     for rate in cfg.rates:
         for p in ("p50", "p99", "max"):
             rows.append(("cpu", f"{rate}/s thread hand-off to the other vCPU {p} (us)",
-                         summary([(r["latency"][str(rate)]["pct_us"] or {}).get(p)
-                                  for r in wf["reps"]]), None, None))
+                         pct_summary(wf["reps"], rate, p), None, None))
     return rows
 
 

@@ -1,7 +1,8 @@
 /*
  * bench_util.h: small helpers shared by the benchmark's C programs (raw_client, sub_meter,
- * contrib_bench): the clock, the cheap sent_at_ns scan, a growable latency array,
- * /proc/self/status reading and the meters' common options. Not part of the product.
+ * contrib_bench, zmq_floor, wake_floor): the clocks and paced sleeps, the cheap sent_at_ns
+ * scan, a growable latency array, /proc/self/status reading and the meters' common options.
+ * Not part of the product.
  */
 #ifndef BENCH_UTIL_H
 #define BENCH_UTIL_H
@@ -11,6 +12,14 @@
 
 /* CLOCK_REALTIME in ns (the devserver stamps data.sent_at_ns with the same clock). */
 int64_t bench_now_ns(void);
+
+/* CLOCK_MONOTONIC in ns: for pacing and for intervals within one process. */
+int64_t bench_mono_ns(void);
+
+/* Sleeps until CLOCK_MONOTONIC reaches at_ns (from bench_mono_ns()); returns at once when it
+ * has. Pacing by absolute times does not drift with the time each step takes. For pacing a
+ * rate, never for synchronisation. */
+void bench_sleep_until(int64_t at_ns);
 
 /* Finds "sent_at_ns":<digits> in a NUL-terminated text with strstr; returns 1 and sets *out,
  * or 0 when absent. No JSON parsing on purpose: the meter must cost next to nothing. */

@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "bench_util.h"
 
@@ -35,18 +34,6 @@ struct job {
 	char first_error[300];
 };
 
-static void s_sleep_until(int64_t at_ns)
-{
-	int64_t now = bench_now_ns();
-	struct timespec ts;
-
-	if (at_ns <= now)
-		return;
-	ts.tv_sec = (at_ns - now) / 1000000000LL;
-	ts.tv_nsec = (at_ns - now) % 1000000000LL;
-	nanosleep(&ts, NULL); /* pacing a request rate, not synchronisation */
-}
-
 /* Keeps the first failure's text (shortened) for the report. */
 static void s_note_error(struct job *j, int rc, const char *reply)
 {
@@ -61,7 +48,7 @@ static void *s_run(void *arg)
 	struct job *j = arg;
 	char err[256], content[96];
 	ppulse_ctl_t *ctl = ppulse_ctl_new(j->endpoint, err, sizeof(err));
-	int64_t start = bench_now_ns();
+	int64_t start = bench_mono_ns();
 
 	if (!ctl) {
 		snprintf(j->first_error, sizeof(j->first_error), "ppulse_ctl_new: %s", err);
@@ -74,7 +61,7 @@ static void *s_run(void *arg)
 		int rc;
 
 		if (j->interval_ms > 0)
-			s_sleep_until(start + (int64_t)i * j->interval_ms * 1000000LL);
+			bench_sleep_until(start + (int64_t)i * j->interval_ms * 1000000LL);
 		snprintf(content, sizeof(content), "{\"text\":\"bench contribution %d.%d\"}",
 			 j->tid, i);
 		t0 = bench_now_ns();

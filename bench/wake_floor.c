@@ -29,7 +29,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "bench_util.h"
@@ -43,14 +42,6 @@ struct wake_run {
 	unsigned long long posted; /* by the waker */
 	int cpu_waker, cpu_waiter;
 };
-
-static int64_t s_mono_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
-}
 
 static int s_parse(int argc, char **argv, struct wake_run *r, const char **out)
 {
@@ -103,14 +94,6 @@ static int s_pick_cpus(struct wake_run *r)
 	return found == 2 ? 0 : -1;
 }
 
-static void s_sleep_until(int64_t at_ns)
-{
-	struct timespec t = {.tv_sec = at_ns / 1000000000, .tv_nsec = at_ns % 1000000000};
-
-	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &t, NULL) == EINTR)
-		;
-}
-
 static void *s_waker(void *arg)
 {
 	struct wake_run *r = arg;
@@ -121,10 +104,10 @@ static void *s_waker(void *arg)
 		fprintf(stderr, "wake_floor: cannot pin the waker to CPU %d\n", r->cpu_waker);
 		return NULL;
 	}
-	t0 = s_mono_ns();
+	t0 = bench_mono_ns();
 	for (unsigned long long i = 0; i < r->count; i++) {
-		s_sleep_until(t0 + (int64_t)((long double)i * 1e9L / r->rate));
-		atomic_store_explicit(&r->stamps[i], s_mono_ns(), memory_order_release);
+		bench_sleep_until(t0 + (int64_t)((long double)i * 1e9L / r->rate));
+		atomic_store_explicit(&r->stamps[i], bench_mono_ns(), memory_order_release);
 		if (write(r->efd, &one, sizeof(one)) != (ssize_t)sizeof(one))
 			break;
 		r->posted = i + 1;
@@ -145,7 +128,7 @@ static void s_wait_all(struct wake_run *r)
 
 		if (poll(&p, 1, 2000) <= 0)
 			break;
-		now = s_mono_ns();
+		now = bench_mono_ns();
 		if (read(r->efd, &n, sizeof(n)) != (ssize_t)sizeof(n))
 			break;
 		for (; n > 0 && seen < r->count; n--, seen++) {

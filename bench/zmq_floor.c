@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "bench_util.h"
 
@@ -105,26 +104,10 @@ static size_t s_envelope(char *buf, size_t cap, const char *filler, unsigned lon
 	return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
 }
 
-static void s_sleep_until(const struct timespec *t0, double rate, unsigned long long i)
-{
-	long double at = (long double)i / rate;
-	struct timespec t = *t0;
-	long long s = (long long)at;
-
-	t.tv_sec += s;
-	t.tv_nsec += (long)((at - s) * 1e9L);
-	if (t.tv_nsec >= 1000000000L) {
-		t.tv_sec++;
-		t.tv_nsec -= 1000000000L;
-	}
-	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &t, NULL) == EINTR)
-		;
-}
-
 static int s_publish(void *sock, const struct floor_opts *o)
 {
 	char *buf = malloc(MAX_SIZE + 512), *filler = malloc(o->size + 1);
-	struct timespec t0;
+	int64_t t0;
 	size_t flen;
 	int rc = -1;
 
@@ -135,12 +118,12 @@ static int s_publish(void *sock, const struct floor_opts *o)
 	flen = o->size > flen ? o->size - flen : 0;
 	memset(filler, 'x', flen);
 	filler[flen] = '\0';
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = bench_mono_ns();
 	for (unsigned long long i = 0; i < o->count; i++) {
 		size_t len;
 
 		if (o->rate > 0)
-			s_sleep_until(&t0, o->rate, i);
+			bench_sleep_until(t0 + (int64_t)((long double)i * 1e9L / o->rate));
 		len = s_envelope(buf, MAX_SIZE + 512, filler, i + 1);
 		if (s_send2(sock, TOPIC, buf, len) != 0)
 			goto out;
